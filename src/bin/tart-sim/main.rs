@@ -1,0 +1,2 @@
+//! tart-sim: a stand-in for Cirrus Labs' `tart`, following `shared/tart-cli.md`.
+fn main() {}

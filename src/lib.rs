@@ -1,0 +1,1 @@
+//! taartenfabriek: a local web app and JSON/WebSocket API that manages Tart VMs.
