@@ -1,0 +1,1 @@
+// The UI lands with the web UI issue.
