@@ -6,7 +6,7 @@
 //! Every wait has a deadline: a hung server fails a test instead of hanging CI.
 #![allow(dead_code)] // each test binary uses a different part of this module.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -301,10 +301,11 @@ impl Drop for TestServer {
         // Stop any VM the test left running (their tart-sim run processes).
         if !self.dir.0.as_os_str().is_empty() {
             for record in self.sim_records() {
-                if record["event"] == "start" && record["argv"][0] == "run" {
-                    if let Some(pid) = record["pid"].as_i64() {
-                        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-                    }
+                if record["event"] == "start"
+                    && record["argv"][0] == "run"
+                    && let Some(pid) = record["pid"].as_i64()
+                {
+                    let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
                 }
             }
         }
