@@ -292,7 +292,8 @@ impl Spec {
     }
 
     fn check_positionals(&self, parsed: &Parsed) -> Result<(), Failure> {
-        let given = parsed.positionals.len();
+        // Passthrough arguments (`exec`'s command) fill the trailing positional.
+        let given = parsed.positionals.len() + usize::from(!parsed.rest.is_empty());
         let required = self.positionals.iter().filter(|p| !p.optional).count();
         if given < required {
             let missing = &self.positionals[given];
