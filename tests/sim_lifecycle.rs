@@ -412,3 +412,45 @@ fn concurrent_invocations_share_one_home() {
     sim.ok(&["stop", "vm"]);
     assert_eq!(run.wait().0, 0);
 }
+
+#[test]
+fn stop_falls_back_to_sigkill_after_timeout() {
+    // A SIGSTOPped run process holds its lock but cannot handle SIGINT, so `stop` must
+    // give up after --timeout and SIGKILL it (and return at once, exit 0).
+    let sim = Sim::new("sigkill");
+    sim.ok(&["create", "--linux", "vm"]);
+    let run = sim.spawn(&["run", "vm"]);
+    eventually("running", || sim.state("vm").as_deref() == Some("running"));
+    run.signal("STOP");
+    let out = sim.run(&["stop", "vm", "--timeout", "1"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "", "")
+    );
+    let (code, lines, _) = run.wait();
+    assert_eq!(code, -9, "killed by SIGKILL");
+    assert!(lines.is_empty());
+    eventually("lock released", || {
+        sim.state("vm").as_deref() == Some("stopped")
+    });
+}
+
+#[test]
+fn delete_many_stops_at_first_error() {
+    let sim = Sim::new("deletemany");
+    for name in ["a", "b", "c"] {
+        sim.ok(&["create", "--linux", name]);
+    }
+    let out = sim.run(&["delete", "a", "missing", "c"]);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (2, "the specified VM \"missing\" does not exist\n")
+    );
+    assert_eq!(
+        sim.ok(&["list", "-q"]),
+        "b\nc\n",
+        "earlier names stay deleted, later ones stay"
+    );
+    sim.ok(&["delete", "b", "c"]);
+    assert_eq!(sim.ok(&["list", "-q"]), "");
+}
