@@ -415,12 +415,21 @@ fn tmp_garbage_collection_spares_nothing_unlocked() {
     let sim = Sim::new("gc");
     sim.ok(&["list"]);
     let stale = sim.home.join("tmp").join("stale-entry");
+    let fresh = sim.home.join("tmp").join("fresh-entry");
     std::fs::create_dir_all(&stale).unwrap();
+    std::fs::create_dir_all(&fresh).unwrap();
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::open(&stale)
+        .unwrap()
+        .set_modified(an_hour_ago)
+        .unwrap();
     sim.ok(&["list"]);
     assert!(
         !stale.exists(),
         "list garbage-collects unlocked tmp/ entries"
     );
+    // Unlike tart, a just-made entry is spared: it may be about to be locked.
+    assert!(fresh.exists(), "entries younger than the GC grace stay");
 }
 
 #[test]
