@@ -18,6 +18,7 @@ use serde_json::json;
 use super::model::{Action, Task, TaskStatus};
 use crate::app::App;
 use crate::error::Error;
+use crate::inventory::Change;
 use crate::limits::{
     START_IP_POLL_INTERVAL, START_IP_TIMEOUT, START_LOG_POLL_INTERVAL, TART_DELETE_TIMEOUT,
     TART_PULL_TIMEOUT, TART_STOP_TIMEOUT,
@@ -56,14 +57,16 @@ fn run_job(app: &Arc<App>, id: &str, action: Action, target: &str) {
             .update(id, |t| t.fail("the server is shutting down"));
         return;
     }
+    app.inventory.invalidate(target);
     match action {
         Action::StartVm => start(app, id, target),
         Action::StopVm => stop(app, id, target),
         Action::DeleteVm => delete(app, id, target),
         Action::PullVm => pull(app, id, target),
     }
-    app.inventory.invalidate(target);
-    app.refresh_quietly();
+    // What the action changed is already in the cached list (see `finish`); a refresh
+    // confirms it and picks up anything else.
+    app.request_refresh();
 }
 
 /// Runs one `tart` call for a task: records the argv, streams the lines into the logs
@@ -108,7 +111,8 @@ fn run_step(
     }
 }
 
-/// Ends a task from the outcome of its last call.
+/// Ends a task from the outcome of its last call. Callers record the action's effect in
+/// the inventory before, so a client that sees the task end also sees its effect.
 fn finish(
     app: &App,
     id: &str,
@@ -194,6 +198,9 @@ fn pull(app: &App, id: &str, reference: &str) {
     };
     if outcome.success() {
         app.tasks.update(id, |t| t.progress = Some(100.0));
+        // New images are new rows: list them before the task ends (a pull is long; one
+        // more `tart list` is nothing next to it).
+        app.refresh_quietly();
     }
     let result = json!({ "message": format!("Pulled {reference}"), "image": reference });
     finish(app, id, "pull", &outcome, TART_PULL_TIMEOUT, result);
@@ -271,6 +278,8 @@ fn start(app: &Arc<App>, id: &str, name: &str) {
 
 fn started(app: &App, id: &str, name: &str, ip: Option<String>, url: Option<String>) {
     let vnc_url = url.or_else(|| ip.as_ref().map(|ip| format!("vnc://{ip}")));
+    app.inventory
+        .apply(name, Change::Started { ip: ip.clone() });
     app.tasks.update(id, |t| {
         t.status = TaskStatus::Completed;
         t.result = Some(json!({
