@@ -20,8 +20,8 @@ use crate::app::App;
 use crate::error::Error;
 use crate::inventory::Change;
 use crate::limits::{
-    START_IP_POLL_INTERVAL, START_IP_TIMEOUT, START_LOG_POLL_INTERVAL, TART_DELETE_TIMEOUT,
-    TART_PULL_TIMEOUT, TART_STOP_TIMEOUT,
+    MAX_RUN_LOGS, START_IP_POLL_INTERVAL, START_IP_TIMEOUT, START_LOG_POLL_INTERVAL,
+    TART_DELETE_TIMEOUT, TART_PULL_TIMEOUT, TART_STOP_TIMEOUT,
 };
 use crate::tart::parse::{clean_line, ip_from_vnc_url, progress, vnc_url};
 use crate::tart::runner::LineSplitter;
@@ -328,6 +328,7 @@ fn open_run_log(app: &App, name: &str) -> std::io::Result<(PathBuf, File)> {
         .recursive(true)
         .mode(0o700)
         .create(&dir)?;
+    prune_run_logs(&dir);
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -339,6 +340,25 @@ fn open_run_log(app: &App, name: &str) -> std::io::Result<(PathBuf, File)> {
         .mode(0o600)
         .open(&path)?;
     Ok((path, file))
+}
+
+/// Deletes the oldest run logs beyond [`MAX_RUN_LOGS`], oldest by modification time.
+fn prune_run_logs(dir: &std::path::Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut logs: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if logs.len() < MAX_RUN_LOGS {
+        return;
+    }
+    logs.sort();
+    for (_, path) in &logs[..=logs.len() - MAX_RUN_LOGS] {
+        let _ = fs::remove_file(path);
+    }
 }
 
 /// Waits for a detached `tart run` on its own thread, so it never becomes a zombie, and
@@ -410,5 +430,33 @@ impl LogFollower {
             .map(clean_line)
             .collect::<Vec<_>>()
             .join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_logs_are_pruned_oldest_first() {
+        let dir = std::env::temp_dir().join(format!("tf-prune-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let base = std::time::SystemTime::now() - Duration::from_secs(10_000);
+        for i in 0..MAX_RUN_LOGS + 5 {
+            let file = File::create(dir.join(format!("vm-{i}.log"))).unwrap();
+            file.set_modified(base + Duration::from_secs(i as u64))
+                .unwrap();
+        }
+        File::create(dir.join("keep.txt")).unwrap();
+        prune_run_logs(&dir);
+        let left = fs::read_dir(&dir).unwrap().count();
+        assert_eq!(
+            left,
+            MAX_RUN_LOGS - 1 + 1,
+            "room for one new log, plus the non-log file"
+        );
+        assert!(!dir.join("vm-0.log").exists() && !dir.join("vm-5.log").exists());
+        assert!(dir.join("vm-6.log").exists());
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
