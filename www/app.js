@@ -545,7 +545,8 @@
 
   function createVmItem(name, image) {
     const li = h('li', { class: 'vm' + (image ? ' is-image' : '') });
-    const nameEl = h('span', { class: 'vm-name-text', text: name, title: name });
+    const nameEl = h('span', { class: 'vm-name-text', title: name });
+    appendBreakable(nameEl, name);
     const head = h('div', { class: 'vm-head' }, [
       h('h3', { class: 'vm-name' }, [h('span', { class: 'status-dot', 'aria-hidden': 'true' }), nameEl]),
       h('span', { class: 'status-pill' }),
@@ -584,6 +585,15 @@
     return li;
   }
 
+  /** Text with line-break chances after "/" and before ":" or "@" (long OCI references). */
+  function appendBreakable(el, text) {
+    const parts = String(text).split(/(?<=\/)|(?=[:@])/);
+    parts.forEach((part, i) => {
+      if (i > 0) el.append(document.createElement('wbr'));
+      el.append(document.createTextNode(part));
+    });
+  }
+
   function updateVmItem(li, vm, image) {
     const s = statusOf(vm);
     const label = statusText(vm);
@@ -601,6 +611,7 @@
     li.querySelector('.ip-text').textContent = ip || '—';
     li.querySelector('.copy-btn').hidden = !ip;
     li.classList.toggle('has-ip', !!ip);
+    li.classList.toggle('no-os', !vm.os);
 
     const task = busyTaskFor(vm.name);
     const busy = !!task;
