@@ -481,6 +481,7 @@
     $('empty-filter').hidden = !filteredAway;
     if (filteredAway) $('empty-filter-text').textContent = 'No virtual machine matches the filter.';
 
+    for (const el of document.querySelectorAll('.toolbar .field, .toolbar .segmented')) el.hidden = nothingAtAll;
     document.querySelector('.list-header').hidden = state.view !== 'list' || shownLocals.length === 0;
     for (const list of [$('vm-list'), $('image-list')]) {
       list.classList.toggle('view-cards', state.view !== 'list');
@@ -521,8 +522,16 @@
     }
     for (const [name, el] of elMap) {
       if (!seen.has(name)) {
+        // Keyboard users keep their place: focus moves to the list's heading
+        // when the focused VM goes away (after a delete, for example).
+        const hadFocus = el.contains(document.activeElement);
         el.remove();
         elMap.delete(name);
+        if (hadFocus) {
+          const heading = listEl.closest('section').querySelector('h2');
+          heading.setAttribute('tabindex', '-1');
+          heading.focus();
+        }
       }
     }
   }
@@ -958,8 +967,9 @@
     const title = h('h3', { class: 'task-title' }, [
       h('span', { class: 'task-verb', text: ACTION_LABELS[task.action] || String(task.action || 'Task') }),
       ' ',
-      h('span', { class: 'task-target', text: task.vm_name || '' }),
+      h('span', { class: 'task-target' }),
     ]);
+    appendBreakable(title.querySelector('.task-target'), task.vm_name || '');
     const head = h('div', { class: 'task-head' }, [
       title,
       h('span', { class: 'task-status' }),
@@ -972,7 +982,8 @@
     const result = h('div', { class: 'task-result', hidden: true });
     const error = h('p', { class: 'task-error', hidden: true });
     const logPre = h('pre', { class: 'task-log', tabindex: '0', 'aria-label': 'Log of ' + taskTitle(task) });
-    const log = h('details', { class: 'task-log-wrap', open: true }, [
+    // The log is open while the task runs and folds away when it ends.
+    const log = h('details', { class: 'task-log-wrap', open: !isTerminal(task.status) }, [
       h('summary', {}, [h('span', { class: 'task-log-summary', text: 'Log' })]),
       logPre,
     ]);
@@ -1065,6 +1076,7 @@
       }
       setTaskMode(entry, '');
       if (!isTerminal(before)) {
+        if (status === 'completed') el.querySelector('.task-log-wrap').open = false;
         announce(taskTitle(task) + ': ' + status + '.');
         if (status === 'failed' && !entry.restored) toast(taskTitle(task) + ' failed: ' + errText, 'error');
         // The inventory changed; a completed start also knows the IP now.
