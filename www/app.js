@@ -910,7 +910,10 @@
       } catch (_) {
         return;
       }
-      if (task && task.id === id) updateTask(task);
+      if (task && task.id === id) {
+        entry.el.dataset.followed = 'websocket';
+        updateTask(task);
+      }
     });
     ws.addEventListener('close', () => {
       if (entry.ws === ws) entry.ws = null;

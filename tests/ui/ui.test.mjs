@@ -78,6 +78,7 @@ describe('inventory with VMs', { timeout: 240000 }, () => {
     const task = taskItem(page, 'Start', 'linux-a');
     await task.waitFor({ state: 'visible', timeout: 10000 });
     await task.locator('.task-status', { hasText: 'completed' }).waitFor({ timeout: TASK_TIMEOUT });
+    assert.equal(await task.getAttribute('data-followed'), 'websocket', 'the task was followed over its WebSocket');
     const ip = (await task.locator('.task-ip code').textContent()).trim();
     assert.match(ip, /^\d{1,3}(\.\d{1,3}){3}$/);
     const link = task.locator('a.vnc-link');
@@ -114,6 +115,25 @@ describe('inventory with VMs', { timeout: 240000 }, () => {
     await item.locator('.status-pill', { hasText: 'stopped' }).waitFor({ timeout: 15000 });
     await page.getByRole('button', { name: 'Start linux-a', exact: true }).waitFor({ timeout: 5000 });
     await shot(page, '05-stopped');
+  });
+
+  test('when the task socket fails, the task is followed by polling', async () => {
+    const other = await newPage(browser);
+    try {
+      // Every task WebSocket is closed at once, as if a proxy or the network dropped it.
+      await other.page.routeWebSocket(/\/ws\/tasks\//, (ws) => ws.close({ code: 1011, reason: 'test: dropped' }));
+      await other.page.goto(server.url + '/');
+      await vmItem(other.page, 'linux-a').waitFor({ timeout: 15000 });
+      for (const verb of ['Start', 'Stop']) {
+        await other.page.getByRole('button', { name: verb + ' linux-a', exact: true }).click();
+        const task = taskItem(other.page, verb, 'linux-a');
+        await task.locator('.task-status', { hasText: 'completed' }).waitFor({ timeout: TASK_TIMEOUT });
+        assert.equal(await task.getAttribute('data-followed'), null, 'no update came over a socket');
+      }
+      await vmItem(other.page, 'linux-a').locator('.status-pill', { hasText: 'stopped' }).waitFor({ timeout: 15000 });
+    } finally {
+      await other.context.close();
+    }
   });
 
   test('a bad OCI reference shows the server message inline', async () => {

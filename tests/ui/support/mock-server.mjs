@@ -13,7 +13,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const www = path.resolve(here, '../../../www');
 const TOKEN = 'mock-token';
 const CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws://127.0.0.1:* ws://localhost:*; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const vms = new Map();
 function addVm(name, extra) {
