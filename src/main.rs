@@ -1,1 +1,131 @@
-fn main() {}
+//! `taartenfabriek`: parses flags, starts the server, prints where it listens, and runs
+//! until interrupted or until the server can no longer serve.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use taartenfabriek::{Config, Server, demo};
+
+const USAGE: &str = "\
+taartenfabriek — a local web app and API that manages Tart virtual machines
+
+USAGE:
+    taartenfabriek [OPTIONS]
+
+OPTIONS:
+    --host ADDR          address to listen on [env TARTVM_HOST, default 127.0.0.1]
+    --port N             port to listen on, 0 for any free port [env TARTVM_PORT, default 8000]
+    --tart PATH          the tart program [env TARTVM_TART, default: tart on PATH]
+    --data-dir DIR       token, task history and logs [env TARTVM_DATA_DIR, default ~/.tartvm-manager]
+    --refresh-interval S seconds between background inventory refreshes, 0 for none [default 10]
+    --demo               serve the bundled tart simulator with a demo home of sample VMs
+    --allow-non-loopback-i-know-this-exposes-my-vms
+                         allow a --host other than loopback: anyone who can reach it controls your VMs
+    -h, --help           print this help
+    -V, --version        print the version
+";
+
+fn main() -> ExitCode {
+    let mut config = Config::from_home_env();
+    let mut demo_mode = false;
+    if let Err(e) = apply_env(&mut config).and_then(|()| apply_args(&mut config, &mut demo_mode)) {
+        eprintln!("taartenfabriek: {e}\n\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    if demo_mode && let Err(e) = demo::prepare(&mut config) {
+        eprintln!("taartenfabriek: cannot prepare the demo: {e}");
+        return ExitCode::FAILURE;
+    }
+    if !config.host.is_loopback() && config.allow_non_loopback {
+        eprintln!(
+            "taartenfabriek: WARNING: listening on {}, not loopback: anyone who can reach this \
+             address and learns the token controls the VMs on this machine",
+            config.host
+        );
+    }
+    let server = match Server::start(config) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("taartenfabriek: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("taartenfabriek listening on {}", server.url());
+    let why = server.wait();
+    eprintln!("taartenfabriek: fatal: {why}");
+    ExitCode::FAILURE
+}
+
+fn apply_env(config: &mut Config) -> Result<(), String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(host) = var("TARTVM_HOST") {
+        config.host = parse_host(&host)?;
+    }
+    if let Some(port) = var("TARTVM_PORT") {
+        config.port = parse_port(&port)?;
+    }
+    if let Some(tart) = var("TARTVM_TART") {
+        config.tart = PathBuf::from(tart);
+    }
+    if let Some(dir) = var("TARTVM_DATA_DIR") {
+        config.data_dir = PathBuf::from(dir);
+    }
+    Ok(())
+}
+
+fn apply_args(config: &mut Config, demo_mode: &mut bool) -> Result<(), String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--host" => config.host = parse_host(&value()?)?,
+            "--port" => config.port = parse_port(&value()?)?,
+            "--tart" => config.tart = PathBuf::from(value()?),
+            "--data-dir" => config.data_dir = PathBuf::from(value()?),
+            "--refresh-interval" => {
+                let secs: u64 = value()?
+                    .parse()
+                    .map_err(|_| "--refresh-interval takes whole seconds".to_string())?;
+                config.refresh_interval = (secs > 0).then(|| Duration::from_secs(secs));
+            }
+            "--demo" => *demo_mode = true,
+            "--allow-non-loopback-i-know-this-exposes-my-vms" => config.allow_non_loopback = true,
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            "-V" | "--version" => {
+                println!("taartenfabriek {}", env!("CARGO_PKG_VERSION"));
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    Ok(())
+}
+
+fn parse_host(s: &str) -> Result<IpAddr, String> {
+    match s {
+        "localhost" => Ok(IpAddr::from([127, 0, 0, 1])),
+        _ => s
+            .trim_matches(['[', ']'])
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address")),
+    }
+}
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not a port number (0-65535)"))
+}

@@ -1,0 +1,87 @@
+//! `App`: everything the request handlers, task jobs and WebSocket threads share.
+
+use std::sync::Mutex;
+use std::sync::atomic::AtomicUsize;
+
+use crossbeam_channel::{Receiver, TryRecvError};
+
+use crate::config::Config;
+use crate::inventory::Inventory;
+use crate::sync::lock;
+use crate::tart::{Tart, TartError};
+use crate::tasks::TaskStore;
+use crate::tasks::pool::WorkerPool;
+
+/// Shared server state. Lives in an `Arc` for as long as any thread uses it.
+pub struct App {
+    pub config: Config,
+    /// The port actually bound (differs from `config.port` when that was 0).
+    pub port: u16,
+    pub token: String,
+    pub tart: Tart,
+    pub inventory: Inventory,
+    pub tasks: TaskStore,
+    pub pool: WorkerPool,
+    /// Open WebSocket connections.
+    pub ws_clients: AtomicUsize,
+    /// The UI page with the token in it.
+    pub index_html: Vec<u8>,
+    /// Disconnected when the server shuts down.
+    shutdown: Receiver<()>,
+    tart_version: Mutex<Option<String>>,
+}
+
+impl App {
+    #[allow(clippy::too_many_arguments)] // one constructor wiring the parts; a builder would add nothing.
+    pub fn new(
+        config: Config,
+        port: u16,
+        token: String,
+        tart: Tart,
+        tasks: TaskStore,
+        pool: WorkerPool,
+        shutdown: Receiver<()>,
+    ) -> App {
+        let index_html = crate::http::assets::index_with_token(&token);
+        App {
+            config,
+            port,
+            token,
+            tart,
+            inventory: Inventory::new(),
+            tasks,
+            pool,
+            ws_clients: AtomicUsize::new(0),
+            index_html,
+            shutdown,
+            tart_version: Mutex::new(None),
+        }
+    }
+
+    /// True once shutdown began.
+    pub fn shutting_down(&self) -> bool {
+        self.shutdown.try_recv() == Err(TryRecvError::Disconnected)
+    }
+
+    /// A receiver that disconnects at shutdown, for `select!`.
+    pub fn shutdown_signal(&self) -> &Receiver<()> {
+        &self.shutdown
+    }
+
+    /// `tart --version`, asked once and remembered after it succeeded.
+    pub fn tart_version(&self) -> Result<String, TartError> {
+        if let Some(v) = lock(&self.tart_version).clone() {
+            return Ok(v);
+        }
+        let v = self.tart.version()?;
+        *lock(&self.tart_version) = Some(v.clone());
+        Ok(v)
+    }
+
+    /// Refreshes the inventory, logging a failure (for background callers).
+    pub fn refresh_quietly(&self) {
+        if let Err(e) = self.inventory.refresh(&self.tart) {
+            eprintln!("taartenfabriek: {}", e.detail);
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Fault injection: `TART_SIM_FAULTS` (a file, re-read on every invocation) and
+//! `TART_SIM_FAULT` (rules separated by `;`).
+//!
+//! Rule syntax, one per line, `#` starts a comment:
+//! `fail <cmd>[:<name>] <exit> <message…>`, `hang <cmd>[:<name>]`,
+//! `flood <cmd>[:<name>] <lines>`, `grandchild <cmd>[:<name>] [<seconds>]`,
+//! `slow <cmd>[:<name>] <ms>`. `<cmd>` is a subcommand, `version` or `*`; `:<name>`
+//! restricts the rule to invocations with that VM name / reference among their arguments.
+//! Matching rules run in order (file first, then env) before the command does anything.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::output;
+
+/// What `hang` sleeps per iteration (it loops forever; the value only bounds wake-ups).
+const HANG_NAP: Duration = Duration::from_secs(3600);
+
+/// Default lifetime of a `grandchild`: long enough to outlive any sane caller timeout.
+const GRANDCHILD_SECONDS: u64 = 600;
+
+/// Length of one `flood` line including its newline, roughly what the contract asks.
+const FLOOD_LINE_LEN: usize = 100;
+
+#[derive(Debug)]
+enum Action {
+    Fail { code: i32, message: String },
+    Hang,
+    Flood(u64),
+    Grandchild(u64),
+    Slow(u64),
+}
+
+#[derive(Debug)]
+struct Rule {
+    command: String,
+    name: Option<String>,
+    action: Action,
+}
+
+fn parse_rule(line: &str) -> Option<Rule> {
+    let line = line
+        .split_once('#')
+        .map_or(line, |(before, _)| before)
+        .trim();
+    let mut words = line.splitn(3, char::is_whitespace);
+    let verb = words.next()?;
+    let target = words.next()?;
+    let rest = words.next().unwrap_or("").trim();
+    let (command, name) = match target.split_once(':') {
+        Some((c, n)) => (c.to_string(), Some(n.to_string())),
+        None => (target.to_string(), None),
+    };
+    let action = match verb {
+        "fail" => {
+            let (code, message) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            Action::Fail {
+                code: code.parse().ok()?,
+                message: message.trim().to_string(),
+            }
+        }
+        "hang" => Action::Hang,
+        "flood" => Action::Flood(rest.parse().ok()?),
+        "grandchild" => Action::Grandchild(rest.parse().unwrap_or(GRANDCHILD_SECONDS)),
+        "slow" => Action::Slow(rest.parse().ok()?),
+        _ => return None,
+    };
+    Some(Rule {
+        command,
+        name,
+        action,
+    })
+}
+
+fn load() -> Vec<Rule> {
+    let mut text = String::new();
+    if let Some(path) = std::env::var_os("TART_SIM_FAULTS").filter(|p| !p.is_empty()) {
+        text.push_str(&std::fs::read_to_string(path).unwrap_or_default());
+        text.push('\n');
+    }
+    if let Ok(inline) = std::env::var("TART_SIM_FAULT") {
+        text.push_str(&inline.replace(';', "\n"));
+    }
+    text.lines().filter_map(parse_rule).collect()
+}
+
+/// Applies every rule matching `command` with arguments `args`. Returns `Some(exit code)`
+/// when a `fail` rule fires.
+pub fn apply(command: &str, args: &[String]) -> Option<i32> {
+    for rule in load() {
+        if rule.command != "*" && rule.command != command {
+            continue;
+        }
+        if let Some(name) = &rule.name
+            && !args.iter().any(|a| a == name)
+        {
+            continue;
+        }
+        match rule.action {
+            Action::Fail { code, message } => {
+                output::err_line(&message);
+                return Some(code);
+            }
+            Action::Hang => loop {
+                std::thread::sleep(HANG_NAP);
+            },
+            Action::Flood(lines) => flood(lines),
+            Action::Grandchild(seconds) => spawn_grandchild(seconds),
+            Action::Slow(ms) => std::thread::sleep(Duration::from_millis(ms)),
+        }
+    }
+    None
+}
+
+/// Alternates ~100-byte lines between stdout and stderr.
+fn flood(lines: u64) {
+    for i in 0..lines {
+        let stream = if i % 2 == 0 { "stdout" } else { "stderr" };
+        let mut line = format!("tart-sim flood line {i} on {stream} ");
+        while line.len() < FLOOD_LINE_LEN - 1 {
+            line.push('x');
+        }
+        if i % 2 == 0 {
+            output::out_line(&line);
+        } else {
+            output::err_line(&line);
+        }
+    }
+}
+
+/// Starts `sleep <seconds>` in its own process group, inheriting stdout/stderr (so the
+/// caller's pipes stay open after we exit), and does not wait for it.
+fn spawn_grandchild(seconds: u64) {
+    use std::os::unix::process::CommandExt;
+    let spawned = Command::new("sleep")
+        .arg(seconds.to_string())
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn();
+    if let Err(error) = spawned {
+        output::err_line(&format!(
+            "tart-sim: grandchild fault could not spawn sleep: {error}"
+        ));
+    }
+}

@@ -1,0 +1,92 @@
+//! Demo mode: serve the bundled `tart-sim` (found beside our own executable) as `tart`,
+//! with its own `TART_HOME` under the data folder, seeded on first use with a few VMs
+//! (macOS and Linux, one running) and a pulled image, so a newcomer on any OS sees a
+//! live system.
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::config::Config;
+
+/// The simulator's name beside our executable.
+const SIMULATOR: &str = "tart-sim";
+
+/// Points `config` at the simulator and a demo home, seeding the home if it is new.
+pub fn prepare(config: &mut Config) -> io::Result<()> {
+    let sim = simulator_path()?;
+    let home = config.data_dir.join("demo-tart-home");
+    if !home.join("vms").exists() {
+        seed(&sim, &home)?;
+    }
+    config.tart = sim;
+    config
+        .tart_env
+        .push((OsString::from("TART_HOME"), home.into_os_string()));
+    Ok(())
+}
+
+fn simulator_path() -> io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let sim = exe.with_file_name(SIMULATOR);
+    if sim.is_file() {
+        Ok(sim)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "{} not found (build it with `cargo build --bins`)",
+                sim.display()
+            ),
+        ))
+    }
+}
+
+fn seed(sim: &Path, home: &Path) -> io::Result<()> {
+    fs::create_dir_all(home)?;
+    let steps: [&[&str]; 5] = [
+        &["create", "--from-ipsw", "latest", "sequoia-base"],
+        &["create", "--from-ipsw", "latest", "sonoma-dev"],
+        &["create", "--linux", "ubuntu"],
+        &["create", "--linux", "debian-builder"],
+        &["pull", "ghcr.io/cirruslabs/macos-sequoia-base:latest"],
+    ];
+    for args in steps {
+        let status = sim_command(sim, home)
+            .args(args)
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err(io::Error::other(format!(
+                "tart-sim {} failed ({status})",
+                args.join(" ")
+            )));
+        }
+    }
+    // One VM running, detached like a VM started through the app.
+    let log = File::create(home.join("demo-run.log"))?;
+    let child = sim_command(sim, home)
+        .args(["run", "--vnc", "--no-graphics", "--", "sequoia-base"])
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()?;
+    // Reaped by a thread of its own, like every `tart run` we start.
+    std::thread::spawn(move || {
+        let mut child = child;
+        let _ = child.wait();
+    });
+    Ok(())
+}
+
+fn sim_command(sim: &Path, home: &Path) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(sim);
+    cmd.env("TART_HOME", home)
+        .env("CI", "1")
+        .env("TART_SIM_PULL_MS", "300")
+        .stdin(Stdio::null())
+        .process_group(0);
+    cmd
+}

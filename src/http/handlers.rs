@@ -1,0 +1,235 @@
+//! Route handlers: plain functions from the request's parts to a reply. They validate
+//! input before anything runs (SECURITY.md promise 6) and never block on a long `tart`
+//! action: those become tasks and answer 202 at once.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::Head;
+use super::query::Target;
+use super::reply::{Body, Reply};
+use super::router::Routed;
+use crate::app::App;
+use crate::error::Error;
+use crate::inventory::Vm;
+use crate::tart::TartError;
+use crate::tasks::{Action, actions};
+use crate::validate;
+
+pub fn health() -> Reply {
+    Reply::json(
+        200,
+        &json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
+    )
+}
+
+pub fn index(app: &App) -> Reply {
+    Reply::page(
+        "text/html; charset=utf-8",
+        Body::Owned(app.index_html.clone()),
+    )
+}
+
+pub fn tart_version(app: &App) -> Result<Reply, Error> {
+    match app.tart_version() {
+        Ok(version) => Ok(Reply::json(200, &json!({ "version": version }))),
+        Err(TartError::Unavailable(why)) => {
+            Err(Error::Unavailable(format!("tart not found: {why}")))
+        }
+        Err(e) => Err(Error::Tart(e.to_string())),
+    }
+}
+
+pub fn list_vms(app: &App) -> Reply {
+    Reply::json_bytes(200, Body::Shared(app.inventory.json()))
+}
+
+/// Refreshes from tart; on failure 502 with the reason and the last good list.
+pub fn refresh_vms(app: &App) -> Reply {
+    match app.inventory.refresh(&app.tart) {
+        Ok(json) => Reply::json_bytes(200, Body::Shared(json)),
+        Err(failed) => {
+            let vms: Value =
+                serde_json::from_slice(&failed.last_good).unwrap_or(Value::Array(Vec::new()));
+            Reply::json(502, &json!({ "detail": failed.detail, "vms": vms }))
+        }
+    }
+}
+
+/// A VM from the inventory; an unknown name triggers one refresh before the 404, so a VM
+/// made with the CLI a moment ago is found.
+fn find_vm(app: &App, name: &str) -> Result<Vm, Error> {
+    if let Some(vm) = app.inventory.vm(name) {
+        return Ok(vm);
+    }
+    let _ = app.inventory.refresh(&app.tart);
+    app.inventory
+        .vm(name)
+        .ok_or_else(|| Error::NotFound(format!("VM {name:?} not found")))
+}
+
+pub fn get_vm(app: &App, name: &str) -> Result<Reply, Error> {
+    Ok(Reply::json(200, &find_vm(app, name)?))
+}
+
+pub fn vm_config(app: &App, name: &str, target: &Target) -> Result<Reply, Error> {
+    let force = match target.param("force_refresh") {
+        None => false,
+        Some(v) => parse_bool(v).ok_or_else(|| {
+            Error::Validation(vec![crate::error::FieldError {
+                kind: "bool_parsing",
+                loc: vec!["query".into(), "force_refresh".into()],
+                msg: "Input should be a valid boolean, unable to interpret input".into(),
+                input: Value::String(v.to_string()),
+            }])
+        })?,
+    };
+    if app
+        .inventory
+        .vm(name)
+        .is_some_and(|vm| vm.source.as_deref() == Some("oci"))
+    {
+        return Err(Error::BadRequest(format!(
+            "{name:?} is an OCI image; configuration is only available for local VMs"
+        )));
+    }
+    validate::vm_name(name).map_err(Error::BadRequest)?;
+    match app.inventory.config(&app.tart, name, force) {
+        Ok(config) => Ok(Reply::json(200, &config)),
+        Err(e) => Err(tart_error(e, name)),
+    }
+}
+
+/// Maps a failed query about `name` to an HTTP error: tart's "does not exist" is a 404.
+fn tart_error(e: TartError, name: &str) -> Error {
+    match e {
+        TartError::Failed { message, .. } if message.contains("does not exist") => {
+            Error::NotFound(format!("VM {name:?} not found"))
+        }
+        TartError::Unavailable(why) => Error::Unavailable(format!("tart not found: {why}")),
+        other => Error::Tart(other.to_string()),
+    }
+}
+
+/// FastAPI's boolean words.
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
+        "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
+        _ => None,
+    }
+}
+
+pub fn start(app: &Arc<App>, name: &str) -> Result<Reply, Error> {
+    validate::vm_name(name).map_err(Error::BadRequest)?;
+    let vm = find_vm(app, name)?;
+    if vm.source.as_deref() == Some("oci") {
+        return Err(Error::BadRequest(format!(
+            "{name:?} is an OCI image; clone it to a local VM to run it"
+        )));
+    }
+    if vm.status == "running" {
+        return Err(Error::Conflict(format!("VM {name:?} is already running")));
+    }
+    accepted(actions::submit(app, Action::StartVm, name)?)
+}
+
+pub fn stop(app: &Arc<App>, name: &str) -> Result<Reply, Error> {
+    validate::vm_name(name).map_err(Error::BadRequest)?;
+    find_vm(app, name)?;
+    accepted(actions::submit(app, Action::StopVm, name)?)
+}
+
+pub fn delete(app: &Arc<App>, name: &str) -> Result<Reply, Error> {
+    if validate::vm_name(name).is_err() {
+        validate::oci_reference(name).map_err(|_| {
+            Error::BadRequest(format!(
+                "{name:?} is neither a valid VM name nor a valid OCI reference"
+            ))
+        })?;
+    }
+    let vm = find_vm(app, name)?;
+    if vm.status == "running" {
+        return Err(Error::Conflict(format!(
+            "VM {name:?} is running; stop it first"
+        )));
+    }
+    accepted(actions::submit(app, Action::DeleteVm, name)?)
+}
+
+pub fn pull(app: &Arc<App>, body: Option<Value>) -> Result<Reply, Error> {
+    let reference = oci_url(body)?;
+    accepted(actions::submit(app, Action::PullVm, &reference)?)
+}
+
+/// `{"oci_url": "..."}`, validated as FastAPI would answer, plus the OCI grammar.
+fn oci_url(body: Option<Value>) -> Result<String, Error> {
+    let Some(body) = body else {
+        return Err(Error::Validation(vec![crate::error::FieldError {
+            kind: "missing",
+            loc: vec!["body".into()],
+            msg: "Field required".into(),
+            input: Value::Null,
+        }]));
+    };
+    let Value::Object(fields) = &body else {
+        return Err(Error::Validation(vec![crate::error::FieldError {
+            kind: "model_attributes_type",
+            loc: vec!["body".into()],
+            msg: "Input should be a valid dictionary or object to extract fields from".into(),
+            input: body.clone(),
+        }]));
+    };
+    match fields.get("oci_url") {
+        None => Err(Error::invalid_field(
+            "missing",
+            "oci_url",
+            "Field required",
+            body.clone(),
+        )),
+        Some(Value::String(url)) => {
+            let url = url.trim();
+            validate::oci_reference(url).map_err(|why| {
+                Error::invalid_field(
+                    "value_error",
+                    "oci_url",
+                    format!("Value error, {why}"),
+                    json!(url),
+                )
+            })?;
+            Ok(url.to_string())
+        }
+        Some(other) => Err(Error::invalid_field(
+            "string_type",
+            "oci_url",
+            "Input should be a valid string",
+            other.clone(),
+        )),
+    }
+}
+
+fn accepted(task: crate::tasks::Task) -> Result<Reply, Error> {
+    Ok(Reply::task_accepted(&task))
+}
+
+pub fn list_tasks(app: &App) -> Reply {
+    Reply::json_bytes(200, Body::Owned(app.tasks.list_json()))
+}
+
+pub fn get_task(app: &App, id: &str) -> Result<Reply, Error> {
+    app.tasks
+        .get_json(id)
+        .map(|json| Reply::json_bytes(200, Body::Owned(json)))
+        .ok_or_else(|| Error::NotFound("Task not found".into()))
+}
+
+/// Checks a WebSocket upgrade before it happens: the task exists and the handshake is
+/// well-formed. Answered as plain HTTP when not.
+pub fn websocket(app: &App, head: &Head, id: &str) -> Result<Routed, Error> {
+    if app.tasks.get_json(id).is_none() {
+        return Err(Error::NotFound("Task not found".into()));
+    }
+    crate::ws::check_handshake(head)?;
+    Ok(Routed::WebSocket(id.to_string()))
+}

@@ -1,0 +1,319 @@
+//! The VM inventory: what `tart list` says, enriched with `tart get` (cached per VM) and
+//! `tart ip` (for running VMs), kept in memory and serialized once per change so that
+//! `GET /api/vms` costs almost nothing.
+//!
+//! Threading: refreshes are single-flight: a caller waits for the refresh in progress
+//! only if it started after the caller arrived, else it runs one itself. `tart` runs
+//! with no lock held; the state lock is taken only to read or swap results.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::limits::REFRESH_PARALLELISM;
+use crate::sync::{lock, unix_now};
+use crate::tart::parse::{disk_label, memory_label};
+use crate::tart::{ListEntry, Tart, TartError, VmDetails};
+
+/// A VM as the API shows it (`api-spec.md`, "VM"), plus tart's own state and sizes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Vm {
+    pub name: String,
+    /// `running`, `stopped`, or `unknown` for anything else (e.g. `suspended`).
+    pub status: &'static str,
+    /// tart's own state word, e.g. `suspended`.
+    pub state: Option<String>,
+    pub ip_address: Option<String>,
+    /// `local` or `oci`.
+    pub source: Option<String>,
+    pub os: Option<String>,
+    pub cpu: Option<u64>,
+    /// e.g. `8G`.
+    pub memory: Option<String>,
+    /// e.g. `50G`.
+    pub disk_size: Option<String>,
+    pub display: Option<String>,
+    pub disk_format: Option<String>,
+    /// Allocated size on disk, GB.
+    pub size_on_disk_gb: Option<f64>,
+    /// Last access, ISO-8601, when tart reports it.
+    pub accessed: Option<String>,
+}
+
+/// A VM's configuration (`api-spec.md`, "VM config").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VmConfig {
+    pub name: String,
+    pub cpu: Option<u64>,
+    pub memory: Option<String>,
+    pub disk_size: Option<String>,
+    pub raw: Value,
+}
+
+/// Why a refresh failed; the inventory kept its last good state.
+#[derive(Debug, Clone)]
+pub struct RefreshFailed {
+    pub detail: String,
+    pub last_good: Arc<[u8]>,
+}
+
+struct State {
+    vms: Vec<Vm>,
+    json: Arc<[u8]>,
+    details: HashMap<String, VmDetails>,
+    /// Names whose cached details must be fetched again (a task changed them).
+    stale: HashSet<String>,
+    last_error: Option<String>,
+    refreshed_at: Option<f64>,
+    /// When the newest finished refresh started.
+    last_refresh_started: Option<Instant>,
+}
+
+/// The cached inventory.
+pub struct Inventory {
+    state: Mutex<State>,
+    refresh_gate: Mutex<()>,
+}
+
+impl Default for Inventory {
+    fn default() -> Self {
+        Inventory::new()
+    }
+}
+
+impl Inventory {
+    pub fn new() -> Inventory {
+        Inventory {
+            state: Mutex::new(State {
+                vms: Vec::new(),
+                json: Arc::from(&b"[]"[..]),
+                details: HashMap::new(),
+                stale: HashSet::new(),
+                last_error: None,
+                refreshed_at: None,
+                last_refresh_started: None,
+            }),
+            refresh_gate: Mutex::new(()),
+        }
+    }
+
+    /// The cached list, serialized.
+    pub fn json(&self) -> Arc<[u8]> {
+        lock(&self.state).json.clone()
+    }
+
+    /// One cached VM.
+    pub fn vm(&self, name: &str) -> Option<Vm> {
+        lock(&self.state)
+            .vms
+            .iter()
+            .find(|vm| vm.name == name)
+            .cloned()
+    }
+
+    /// Why the last refresh failed, if it did, and when the last good one finished.
+    pub fn status(&self) -> (Option<String>, Option<f64>) {
+        let state = lock(&self.state);
+        (state.last_error.clone(), state.refreshed_at)
+    }
+
+    /// Marks a VM's cached configuration as outdated (a task changed the VM).
+    pub fn invalidate(&self, name: &str) {
+        lock(&self.state).stale.insert(name.to_string());
+    }
+
+    /// Refreshes from `tart` unless a refresh that started after this call arrived has
+    /// already finished, and returns the list.
+    pub fn refresh(&self, tart: &Tart) -> Result<Arc<[u8]>, RefreshFailed> {
+        let arrived = Instant::now();
+        let _gate = lock(&self.refresh_gate);
+        {
+            let state = lock(&self.state);
+            if state.last_refresh_started.is_some_and(|t| t > arrived) {
+                return match &state.last_error {
+                    None => Ok(state.json.clone()),
+                    Some(e) => Err(RefreshFailed {
+                        detail: e.clone(),
+                        last_good: state.json.clone(),
+                    }),
+                };
+            }
+        }
+        let started = Instant::now();
+        let result = self.refresh_now(tart);
+        let mut state = lock(&self.state);
+        state.last_refresh_started = Some(started);
+        match result {
+            Ok(()) => {
+                state.last_error = None;
+                Ok(state.json.clone())
+            }
+            Err(e) => {
+                let detail = format!("refresh failed, showing the last good inventory: {e}");
+                state.last_error = Some(detail.clone());
+                Err(RefreshFailed {
+                    detail,
+                    last_good: state.json.clone(),
+                })
+            }
+        }
+    }
+
+    fn refresh_now(&self, tart: &Tart) -> Result<(), TartError> {
+        let entries = tart.list()?;
+        let (mut details, stale) = {
+            let state = lock(&self.state);
+            (state.details.clone(), state.stale.clone())
+        };
+        let is_local = |e: &ListEntry| e.source.as_deref() != Some("oci");
+        let mut jobs = Vec::new();
+        for entry in &entries {
+            if is_local(entry)
+                && (!details.contains_key(&entry.name) || stale.contains(&entry.name))
+            {
+                jobs.push(Query::Get(entry.name.clone()));
+            }
+            if is_local(entry) && entry.state.as_deref() == Some("running") {
+                jobs.push(Query::Ip(entry.name.clone()));
+            }
+        }
+        let answers = run_parallel(tart, jobs);
+        let mut ips = HashMap::new();
+        for answer in answers {
+            match answer {
+                Answer::Get(name, Ok(d)) => {
+                    details.insert(name, d);
+                }
+                // The VM may have vanished between list and get; it keeps null fields.
+                Answer::Get(name, Err(_)) => {
+                    details.remove(&name);
+                }
+                Answer::Ip(name, ip) => {
+                    ips.insert(name, ip);
+                }
+            }
+        }
+        let names: HashSet<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        details.retain(|name, _| names.contains(name.as_str()));
+        let vms: Vec<Vm> = entries
+            .iter()
+            .map(|e| {
+                build_vm(
+                    e,
+                    if is_local(e) {
+                        details.get(&e.name)
+                    } else {
+                        None
+                    },
+                    ips.remove(&e.name).flatten(),
+                )
+            })
+            .collect();
+        let json: Arc<[u8]> = serde_json::to_vec(&vms)
+            .expect("a Vm always serializes")
+            .into();
+        let mut state = lock(&self.state);
+        state.vms = vms;
+        state.json = json;
+        state.details = details;
+        state.stale.retain(|n| !names.contains(n.as_str()));
+        state.refreshed_at = Some(unix_now());
+        Ok(())
+    }
+
+    /// The configuration of a local VM, from the cache unless `force` or outdated.
+    pub fn config(&self, tart: &Tart, name: &str, force: bool) -> Result<VmConfig, TartError> {
+        let cached = {
+            let state = lock(&self.state);
+            (!force && !state.stale.contains(name))
+                .then(|| state.details.get(name).cloned())
+                .flatten()
+        };
+        let details = match cached {
+            Some(d) => d,
+            None => {
+                let d = tart.get(name)?;
+                let mut state = lock(&self.state);
+                state.details.insert(name.to_string(), d.clone());
+                state.stale.remove(name);
+                d
+            }
+        };
+        Ok(VmConfig {
+            name: name.to_string(),
+            cpu: details.cpu,
+            memory: details.memory_mib.map(memory_label),
+            disk_size: details.disk_gb.map(disk_label),
+            raw: details.raw,
+        })
+    }
+}
+
+enum Query {
+    Get(String),
+    Ip(String),
+}
+
+enum Answer {
+    Get(String, Result<VmDetails, TartError>),
+    Ip(String, Option<String>),
+}
+
+/// Runs the per-VM queries on up to [`REFRESH_PARALLELISM`] threads.
+fn run_parallel(tart: &Tart, jobs: Vec<Query>) -> Vec<Answer> {
+    if jobs.is_empty() {
+        return Vec::new();
+    }
+    let next = AtomicUsize::new(0);
+    let answers = Mutex::new(Vec::with_capacity(jobs.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.len().min(REFRESH_PARALLELISM) {
+            scope.spawn(|| {
+                while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let answer = match job {
+                        Query::Get(name) => Answer::Get(name.clone(), tart.get(name)),
+                        Query::Ip(name) => Answer::Ip(name.clone(), tart.ip(name).ok().flatten()),
+                    };
+                    lock(&answers).push(answer);
+                }
+            });
+        }
+    });
+    answers
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn build_vm(entry: &ListEntry, details: Option<&VmDetails>, ip: Option<String>) -> Vm {
+    let state = entry
+        .state
+        .clone()
+        .or_else(|| details.and_then(|d| d.state.clone()));
+    let status = match state.as_deref() {
+        Some("running") => "running",
+        Some("stopped") => "stopped",
+        _ => "unknown",
+    };
+    Vm {
+        name: entry.name.clone(),
+        status,
+        state,
+        ip_address: if status == "running" { ip } else { None },
+        source: entry.source.clone(),
+        os: details.and_then(|d| d.os.clone()),
+        cpu: details.and_then(|d| d.cpu),
+        memory: details.and_then(|d| d.memory_mib).map(memory_label),
+        disk_size: details
+            .and_then(|d| d.disk_gb)
+            .or(entry.disk_gb)
+            .map(disk_label),
+        display: details.and_then(|d| d.display.clone()),
+        disk_format: details.and_then(|d| d.disk_format.clone()),
+        size_on_disk_gb: entry.size_gb,
+        accessed: entry.accessed.clone(),
+    }
+}

@@ -1,0 +1,102 @@
+//! Every limit and timeout of the server, in one place, each with its value and reason.
+//!
+//! Nothing here is configurable at run time on purpose: these are safety bounds, not
+//! tuning knobs. Embedders who need other values change them here and rebuild.
+
+use std::time::Duration;
+
+/// Largest request body accepted (64 KiB). Every body this API takes is a tiny JSON
+/// object; anything bigger is a mistake or an attack and gets 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Declared `Content-Length` above which the connection is abandoned instead of drained
+/// (256 MiB). tiny_http drains an unread body on drop into one buffer of the declared size
+/// (DESIGN.md fact 2), so a huge declaration would abort the process.
+pub const MAX_DRAINABLE_BODY_BYTES: usize = 256 * 1024 * 1024;
+
+/// Threads that take requests from tiny_http's queue (16). Handlers that call `tart`
+/// (refresh, config) block for a while; 16 keeps the cheap routes answering meanwhile.
+pub const HTTP_WORKERS: usize = 16;
+
+/// How long a write to a client socket may block before the client is dropped (10 s).
+/// Set on the listener and inherited by accepted sockets: a client that stops reading
+/// cannot hold a thread forever.
+pub const CLIENT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// WebSocket clients at once (256); the next upgrade gets 503. Each holds one thread.
+pub const MAX_WS_CLIENTS: usize = 256;
+
+/// Largest WebSocket message or frame we accept from a client (4 KiB). The stream is
+/// push-only; clients only ever send pongs and close frames.
+pub const MAX_WS_INCOMING_MESSAGE: usize = 4 * 1024;
+
+/// Task snapshots queued for one WebSocket client (64). A client whose queue is full is
+/// too slow and is dropped; it never stalls the task.
+pub const WS_SUBSCRIBER_QUEUE: usize = 64;
+
+/// Interval between pings on an open WebSocket (20 s), so dead peers are noticed and
+/// proxies keep the connection.
+pub const WS_PING_INTERVAL: Duration = Duration::from_secs(20);
+
+/// Worker threads running task jobs (4). Bounds concurrent long actions.
+pub const TASK_WORKERS: usize = 4;
+
+/// Tasks accepted but not yet started (256); the next submission gets 429.
+pub const MAX_QUEUED_TASKS: usize = 256;
+
+/// Finished tasks kept in memory and on disk (500); the oldest finished ones go first.
+pub const MAX_TASKS_KEPT: usize = 500;
+
+/// Log lines kept per task (2,000); older lines are dropped and counted.
+pub const MAX_LOG_LINES: usize = 2_000;
+
+/// Longest log line kept (4 KiB); longer lines are cut and marked.
+pub const MAX_LOG_LINE_BYTES: usize = 4 * 1024;
+
+/// `stderr` tail kept in a task (16 KiB).
+pub const MAX_STDERR_TAIL_BYTES: usize = 16 * 1024;
+
+/// Output captured from one `tart` call per stream (4 MiB). `tart list` of thousands of
+/// VMs stays well under it; a flooding process is cut off, not buffered without end.
+pub const MAX_CAPTURE_BYTES: usize = 4 * 1024 * 1024;
+
+/// `tart` processes at once, across tasks and refreshes (32).
+pub const MAX_TART_PROCESSES: usize = 32;
+
+/// Per-VM `tart get`/`tart ip` calls run in parallel by one refresh (32).
+pub const REFRESH_PARALLELISM: usize = 32;
+
+/// How long the server waits for a child's pipes to close after it exited (500 ms).
+/// A grandchild that inherited them could keep them open for ever (Go's `WaitDelay`).
+pub const PIPE_GRACE_AFTER_EXIT: Duration = Duration::from_millis(500);
+
+/// Timeout for `tart --version`, `list`, `get` and `ip` (30 s): they only read files.
+pub const TART_QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Timeout for `tart stop --timeout 30` (60 s): tart waits up to 30 s, then SIGKILLs.
+pub const TART_STOP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Timeout for `tart delete` (5 min): removing a 100 GB image can take a while.
+pub const TART_DELETE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// Timeout for `tart pull` (3 h): images are tens of GB on slow links.
+pub const TART_PULL_TIMEOUT: Duration = Duration::from_secs(3 * 60 * 60);
+
+/// How long a start task waits for the VM's IP (120 s). Real tart gives up after 60 s
+/// with `IPNotFound()`; the margin covers a slow boot before the VNC wait starts.
+pub const START_IP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How often a start task asks `tart ip` while it waits (1 s), like `tart ip --wait`.
+pub const START_IP_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often a start task reads the `tart run` log for the VNC line (100 ms).
+pub const START_LOG_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Background inventory refresh interval (10 s).
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Longest VM name accepted (128 bytes); macOS allows 255 per path component.
+pub const MAX_VM_NAME_BYTES: usize = 128;
+
+/// Longest OCI reference accepted (512 bytes).
+pub const MAX_OCI_REFERENCE_BYTES: usize = 512;

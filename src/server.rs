@@ -1,0 +1,189 @@
+//! The embeddable server: [`Server::start`] binds, loads the token and task history,
+//! starts every thread, and returns a handle that reports the address and stops
+//! everything (threads joined) on [`Server::shutdown`] or drop.
+//!
+//! Not joined, by design: tiny_http's own connection threads (they end with their
+//! connections), WebSocket client threads (they end after sending a close), and the
+//! reapers of `tart run` processes, which must keep waiting on VMs that outlive us.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::app::App;
+use crate::config::Config;
+use crate::tart::{Tart, TartRunner};
+use crate::tasks::pool::WorkerPool;
+use crate::tasks::{TaskStore, journal};
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// A non-loopback address without `allow_non_loopback`.
+    Exposure(String),
+    /// The data folder or token could not be set up.
+    DataDir(io::Error),
+    /// The address could not be bound.
+    Bind(io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Exposure(m) => f.write_str(m),
+            StartError::DataDir(e) => write!(f, "cannot set up the data folder: {e}"),
+            StartError::Bind(e) => write!(f, "cannot listen: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// A running server.
+pub struct Server {
+    app: Arc<App>,
+    addr: SocketAddr,
+    http: Arc<tiny_http::Server>,
+    threads: Vec<JoinHandle<()>>,
+    journal: Option<journal::JournalWriter>,
+    shutdown: Option<Sender<()>>,
+    fatal: Receiver<String>,
+}
+
+impl Server {
+    /// Starts a server with `config`. Port 0 picks a free port; see [`Server::addr`].
+    pub fn start(config: Config) -> Result<Server, StartError> {
+        if !config.host.is_loopback() && !config.allow_non_loopback {
+            return Err(StartError::Exposure(format!(
+                "refusing to listen on {}: anyone who can reach it controls this machine's VMs; \
+                 pass --allow-non-loopback-i-know-this-exposes-my-vms to do it anyway",
+                config.host
+            )));
+        }
+        let token = crate::token::load_or_create(&config.data_dir).map_err(StartError::DataDir)?;
+        let listener = crate::net::bind(SocketAddr::new(config.host, config.port))
+            .map_err(StartError::Bind)?;
+        let addr = listener.local_addr().map_err(StartError::Bind)?;
+        let (restored, journal_handle, journal_thread) = if config.persist_tasks {
+            let (tasks, handle, thread) =
+                journal::open(&config.data_dir.join("tasks.jsonl")).map_err(StartError::DataDir)?;
+            (tasks, Some(handle), Some(thread))
+        } else {
+            (Vec::new(), None, None)
+        };
+        let (shutdown_tx, shutdown_rx) = crossbeam_channel::bounded::<()>(0);
+        let runner = TartRunner::new(
+            config.tart.clone(),
+            config.tart.to_string_lossy().into_owned(),
+            config.tart_env.clone(),
+            shutdown_rx.clone(),
+        );
+        let app = Arc::new(App::new(
+            config,
+            addr.port(),
+            token,
+            Tart::new(runner),
+            TaskStore::new(restored, journal_handle),
+            WorkerPool::spawn_workers(),
+            shutdown_rx,
+        ));
+        let http = Arc::new(
+            tiny_http::Server::from_listener(listener, None)
+                .map_err(|e| StartError::Bind(io::Error::other(e)))?,
+        );
+        let (fatal_tx, fatal_rx) = crossbeam_channel::bounded(1);
+        let mut threads = crate::http::spawn_http_workers(http.clone(), app.clone(), fatal_tx);
+        threads.push(spawn_refresher(app.clone()));
+        Ok(Server {
+            app,
+            addr,
+            http,
+            threads,
+            journal: journal_thread,
+            shutdown: Some(shutdown_tx),
+            fatal: fatal_rx,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`, with `127.0.0.1`/`[::1]` as they must appear in a Host header.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The API token.
+    pub fn token(&self) -> &str {
+        &self.app.token
+    }
+
+    /// The data folder.
+    pub fn data_dir(&self) -> PathBuf {
+        self.app.config.data_dir.clone()
+    }
+
+    /// Blocks until the server can no longer serve (tiny_http's accept loop died), and
+    /// says why. Binaries use this to exit loudly instead of hanging deaf.
+    pub fn wait(&self) -> String {
+        self.fatal
+            .recv()
+            .unwrap_or_else(|_| "the server stopped".to_string())
+    }
+
+    /// Stops accepting, cancels running `tart` calls (a started VM keeps running), lets
+    /// the workers finish, and joins every thread the server owns.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let Some(shutdown) = self.shutdown.take() else {
+            return;
+        };
+        drop(shutdown);
+        for _ in 0..self.threads.len() {
+            self.http.unblock();
+        }
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+        // Jobs end quickly: their tart calls were cancelled. Their last updates are
+        // journaled before the journal closes.
+        self.app.pool.shutdown();
+        if let Some(mut journal) = self.journal.take() {
+            journal.close();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Refreshes the inventory at start and then every `refresh_interval`.
+fn spawn_refresher(app: Arc<App>) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("inventory-refresh".into())
+        .spawn(move || {
+            app.refresh_quietly();
+            let Some(interval) = app.config.refresh_interval else {
+                return;
+            };
+            let shutdown = app.shutdown_signal().clone();
+            while shutdown.recv_timeout(interval)
+                == Err(crossbeam_channel::RecvTimeoutError::Timeout)
+            {
+                app.refresh_quietly();
+            }
+        })
+        .expect("cannot start the refresh thread")
+}

@@ -1,0 +1,120 @@
+//! Talking to `tart`: the argv of every call we make, typed wrappers for the quick
+//! queries, and the parsers for their output. User values always come after `--`, and
+//! are validated before they get here (`crate::validate`).
+
+pub mod parse;
+pub mod runner;
+
+use std::time::Duration;
+
+use crate::limits::TART_QUERY_TIMEOUT;
+pub use parse::{ListEntry, VmDetails};
+pub use runner::{Line, Outcome, Stream, TartRunner};
+
+/// Why a query to `tart` failed.
+#[derive(Debug, Clone)]
+pub enum TartError {
+    /// `tart` could not be started at all (missing, not executable).
+    Unavailable(String),
+    /// `tart` ran and failed; `message` says how (its stderr, or the timeout).
+    Failed { message: String, outcome: Outcome },
+    /// `tart` succeeded but printed something we cannot read.
+    Unreadable(String),
+}
+
+impl std::fmt::Display for TartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TartError::Unavailable(m) | TartError::Unreadable(m) => f.write_str(m),
+            TartError::Failed { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+/// `tart run --vnc --no-graphics -- <name>`: the start action.
+pub fn run_args(name: &str) -> Vec<String> {
+    strings(&["run", "--vnc", "--no-graphics", "--", name])
+}
+
+/// `tart stop --timeout 30 -- <name>`: the stop action.
+pub fn stop_args(name: &str) -> Vec<String> {
+    strings(&["stop", "--timeout", "30", "--", name])
+}
+
+/// `tart stop -- <name>`: the fallback for a tart older than `--timeout`.
+pub fn stop_args_without_timeout(name: &str) -> Vec<String> {
+    strings(&["stop", "--", name])
+}
+
+/// `tart delete -- <name>`.
+pub fn delete_args(name: &str) -> Vec<String> {
+    strings(&["delete", "--", name])
+}
+
+/// `tart pull -- <reference>`.
+pub fn pull_args(reference: &str) -> Vec<String> {
+    strings(&["pull", "--", reference])
+}
+
+/// Typed wrappers over [`TartRunner`] for the read-only queries.
+pub struct Tart {
+    runner: TartRunner,
+}
+
+impl Tart {
+    pub fn new(runner: TartRunner) -> Tart {
+        Tart { runner }
+    }
+
+    pub fn runner(&self) -> &TartRunner {
+        &self.runner
+    }
+
+    /// Runs a query and returns its stdout, or why it failed.
+    fn query(&self, args: &[String], timeout: Duration) -> Result<String, TartError> {
+        let outcome = self
+            .runner
+            .run(args, timeout, &mut |_| {})
+            .map_err(|e| TartError::Unavailable(e.to_string()))?;
+        if outcome.success() {
+            Ok(outcome.stdout)
+        } else {
+            let message = format!("tart {} failed: {}", args[0], outcome.describe(timeout));
+            Err(TartError::Failed { message, outcome })
+        }
+    }
+
+    /// `tart --version`, trimmed (`2.32.1`, or `SNAPSHOT` for self-built binaries).
+    pub fn version(&self) -> Result<String, TartError> {
+        let out = self.query(&strings(&["--version"]), TART_QUERY_TIMEOUT)?;
+        Ok(out.trim().to_string())
+    }
+
+    /// `tart list --format json`.
+    pub fn list(&self) -> Result<Vec<ListEntry>, TartError> {
+        let out = self.query(&strings(&["list", "--format", "json"]), TART_QUERY_TIMEOUT)?;
+        parse::list(&out).map_err(TartError::Unreadable)
+    }
+
+    /// `tart get --format json -- <name>`.
+    pub fn get(&self, name: &str) -> Result<VmDetails, TartError> {
+        let out = self.query(
+            &strings(&["get", "--format", "json", "--", name]),
+            TART_QUERY_TIMEOUT,
+        )?;
+        parse::details(&out).map_err(TartError::Unreadable)
+    }
+
+    /// `tart ip -- <name>`: `Ok(None)` when tart found no address (exit 1).
+    pub fn ip(&self, name: &str) -> Result<Option<String>, TartError> {
+        match self.query(&strings(&["ip", "--", name]), TART_QUERY_TIMEOUT) {
+            Ok(out) => Ok(parse::ip(&out)),
+            Err(TartError::Failed { outcome, .. }) if outcome.exit_code == Some(1) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}

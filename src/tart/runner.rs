@@ -1,0 +1,386 @@
+//! Runs `tart` as a supervised child process (SECURITY.md promise 8).
+//!
+//! Every call: an argv vector (never a shell), `CI=1` so progress comes as plain lines,
+//! stdin from /dev/null, its own process group so a timeout kills the whole group,
+//! stdout and stderr drained concurrently by two threads and capped, a waiter thread so
+//! the child is always reaped, and a grace period after exit after which a grandchild
+//! still holding the pipes is killed instead of hanging the call. At most
+//! [`MAX_TART_PROCESSES`] calls run at once; callers wait for a slot.
+//!
+//! Threading: `run` blocks its caller; the helper threads it starts end on their own
+//! when the pipes close and never touch shared state.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::limits::{
+    MAX_CAPTURE_BYTES, MAX_LOG_LINE_BYTES, MAX_TART_PROCESSES, PIPE_GRACE_AFTER_EXIT,
+};
+use crate::sync::lock;
+
+/// One line of output, cleaned of nothing yet (see `parse::clean_line`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub stream: Stream,
+    pub text: String,
+}
+
+/// Which output stream a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// What a finished call left behind.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// The exit code, or `None` when the process died from a signal.
+    pub exit_code: Option<i32>,
+    /// The signal that ended the process, if any.
+    pub signal: Option<i32>,
+    /// Captured stdout (at most [`MAX_CAPTURE_BYTES`]).
+    pub stdout: String,
+    /// Captured stderr (at most [`MAX_CAPTURE_BYTES`]).
+    pub stderr: String,
+    /// The call ran past its timeout and was killed.
+    pub timed_out: bool,
+    /// The server began shutting down and killed the call.
+    pub cancelled: bool,
+}
+
+impl Outcome {
+    /// True when the process exited by itself with code 0.
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0) && !self.timed_out
+    }
+
+    /// A one-line description of how the call ended, for error messages.
+    pub fn describe(&self, timeout: Duration) -> String {
+        if self.timed_out {
+            return format!("timed out after {} s and was killed", timeout.as_secs());
+        }
+        if self.cancelled {
+            return "was stopped because the server is shutting down".to_string();
+        }
+        match (self.exit_code, self.signal) {
+            (Some(code), _) => {
+                let msg = self.stderr.trim();
+                if msg.is_empty() {
+                    format!("exited with code {code}")
+                } else {
+                    msg.to_string()
+                }
+            }
+            (None, Some(sig)) => format!("was killed by signal {sig}"),
+            (None, None) => "ended without an exit status".to_string(),
+        }
+    }
+}
+
+/// Runs `tart` with a bounded number of processes at once.
+pub struct TartRunner {
+    program: PathBuf,
+    argv0: String,
+    env: Vec<(OsString, OsString)>,
+    slots: Mutex<usize>,
+    slot_freed: Condvar,
+    /// Disconnected when the server shuts down: running calls are killed.
+    cancel: Receiver<()>,
+}
+
+enum Event {
+    Line(Line),
+    Eof,
+    Exited(io::Result<ExitStatus>),
+}
+
+impl TartRunner {
+    /// A runner for `program`; `argv0` is how the program is named in a task's `command`,
+    /// `env` are extra variables for every child (e.g. `TART_HOME` in demo mode).
+    /// `cancel` is a channel that is never sent on; when its sender is dropped (server
+    /// shutdown), running calls are killed and new ones fail at once.
+    pub fn new(
+        program: PathBuf,
+        argv0: String,
+        env: Vec<(OsString, OsString)>,
+        cancel: Receiver<()>,
+    ) -> TartRunner {
+        TartRunner {
+            program,
+            argv0,
+            env,
+            slots: Mutex::new(MAX_TART_PROCESSES),
+            slot_freed: Condvar::new(),
+            cancel,
+        }
+    }
+
+    /// The full argv of a call, as shown in a task's `command`.
+    pub fn argv(&self, args: &[String]) -> Vec<String> {
+        std::iter::once(self.argv0.clone())
+            .chain(args.iter().cloned())
+            .collect()
+    }
+
+    /// The program path, for messages.
+    pub fn program(&self) -> &std::path::Path {
+        &self.program
+    }
+
+    fn command(&self, args: &[String]) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(args)
+            .env("CI", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .process_group(0);
+        cmd
+    }
+
+    /// Runs `tart <args>` to the end (or the timeout), calling `on_output` with the lines
+    /// as they arrive (in batches when they come faster than they are handled). Fails
+    /// only when the process cannot be started.
+    pub fn run(
+        &self,
+        args: &[String],
+        timeout: Duration,
+        on_output: &mut dyn FnMut(&[Line]),
+    ) -> io::Result<Outcome> {
+        let _slot = self.take_slot();
+        if self.cancel.try_recv() == Err(crossbeam_channel::TryRecvError::Disconnected) {
+            return Err(io::Error::other("the server is shutting down"));
+        }
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.spawn_error(e))?;
+        let pid = child.id();
+        let (tx, rx) = crossbeam_channel::bounded(256);
+        spawn_reader(child.stdout.take(), Stream::Stdout, tx.clone());
+        spawn_reader(child.stderr.take(), Stream::Stderr, tx.clone());
+        spawn_waiter(child, tx);
+        Ok(collect(rx, &self.cancel, pid, timeout, on_output))
+    }
+
+    /// Starts `tart <args>` detached from the server: own process group, stdin from
+    /// /dev/null, stdout and stderr appended to `log`. The caller must reap the child.
+    /// Used for `tart run`, which must outlive the request and the server.
+    pub fn spawn_detached(&self, args: &[String], log: &File) -> io::Result<Child> {
+        self.command(args)
+            .stdout(log.try_clone()?)
+            .stderr(log.try_clone()?)
+            .spawn()
+            .map_err(|e| self.spawn_error(e))
+    }
+
+    fn spawn_error(&self, e: io::Error) -> io::Error {
+        io::Error::new(
+            e.kind(),
+            format!("cannot run tart ({}): {e}", self.program.display()),
+        )
+    }
+
+    fn take_slot(&self) -> SlotGuard<'_> {
+        let mut free = lock(&self.slots);
+        while *free == 0 {
+            free = self
+                .slot_freed
+                .wait(free)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *free -= 1;
+        SlotGuard(self)
+    }
+}
+
+struct SlotGuard<'a>(&'a TartRunner);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.slots) += 1;
+        self.0.slot_freed.notify_one();
+    }
+}
+
+/// Gathers lines and the exit status until the child exited and both pipes closed, or
+/// until the grace period after exit ran out.
+fn collect(
+    rx: Receiver<Event>,
+    cancel: &Receiver<()>,
+    pid: u32,
+    timeout: Duration,
+    on_output: &mut dyn FnMut(&[Line]),
+) -> Outcome {
+    let mut outcome = Outcome::default();
+    let deadline = Instant::now() + timeout;
+    let mut grace_deadline: Option<Instant> = None;
+    let mut open_pipes = 2;
+    let mut exited = false;
+    let mut batch = Vec::new();
+    let never = crossbeam_channel::never();
+    while !(exited && open_pipes == 0) {
+        let wait = grace_deadline
+            .unwrap_or(deadline)
+            .saturating_duration_since(Instant::now());
+        let cancel = if outcome.cancelled || exited {
+            &never
+        } else {
+            cancel
+        };
+        crossbeam_channel::select! {
+            recv(rx) -> event => {
+                let Ok(first) = event else { break };
+                // Take everything already waiting, so a flood costs one update, not many.
+                for event in std::iter::once(first).chain(rx.try_iter().take(1024)) {
+                    match event {
+                        Event::Line(line) => {
+                            let buf = match line.stream {
+                                Stream::Stdout => &mut outcome.stdout,
+                                Stream::Stderr => &mut outcome.stderr,
+                            };
+                            if buf.len() + line.text.len() < MAX_CAPTURE_BYTES {
+                                buf.push_str(&line.text);
+                                buf.push('\n');
+                            }
+                            batch.push(line);
+                        }
+                        Event::Eof => open_pipes -= 1,
+                        Event::Exited(status) => {
+                            exited = true;
+                            grace_deadline = Some(Instant::now() + PIPE_GRACE_AFTER_EXIT);
+                            if let Ok(status) = status {
+                                outcome.exit_code = status.code();
+                                outcome.signal = status.signal();
+                            }
+                        }
+                    }
+                }
+                if !batch.is_empty() {
+                    on_output(&batch);
+                    batch.clear();
+                }
+            }
+            recv(cancel) -> _ => {
+                outcome.cancelled = true;
+                kill_process_group(pid);
+                grace_deadline = Some(Instant::now() + PIPE_GRACE_AFTER_EXIT);
+            }
+            default(wait) => {
+                if exited {
+                    // A grandchild still holds the pipes: end it with the rest of the group.
+                    kill_process_group(pid);
+                    break;
+                }
+                if outcome.timed_out || outcome.cancelled {
+                    break; // killed, yet no exit reported within the grace: give up waiting.
+                }
+                outcome.timed_out = true;
+                kill_process_group(pid);
+                grace_deadline = Some(Instant::now() + PIPE_GRACE_AFTER_EXIT);
+            }
+        }
+    }
+    outcome
+}
+
+fn spawn_reader(pipe: Option<impl Read + Send + 'static>, stream: Stream, tx: Sender<Event>) {
+    let Some(mut pipe) = pipe else {
+        let _ = tx.send(Event::Eof);
+        return;
+    };
+    thread::spawn(move || {
+        let mut splitter = LineSplitter::default();
+        let mut buf = [0u8; 8192];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    for text in splitter.push(&buf[..n]) {
+                        if tx.send(Event::Line(Line { stream, text })).is_err() {
+                            return; // the caller gave up (grandchild case); just drain.
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(text) = splitter.finish() {
+            let _ = tx.send(Event::Line(Line { stream, text }));
+        }
+        let _ = tx.send(Event::Eof);
+    });
+}
+
+fn spawn_waiter(mut child: Child, tx: Sender<Event>) {
+    thread::spawn(move || {
+        let status = child.wait();
+        let _ = tx.send(Event::Exited(status));
+    });
+}
+
+/// Splits a byte stream into lines of at most [`MAX_LOG_LINE_BYTES`], so a process that
+/// never prints a newline cannot make us buffer without end.
+#[derive(Default)]
+pub struct LineSplitter {
+    partial: Vec<u8>,
+    truncated: bool,
+}
+
+impl LineSplitter {
+    /// Feeds bytes; returns the lines they completed.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+        let mut lines = Vec::new();
+        for &b in bytes {
+            if b == b'\n' {
+                lines.push(self.take());
+            } else if self.partial.len() < MAX_LOG_LINE_BYTES {
+                self.partial.push(b);
+            } else {
+                self.truncated = true;
+            }
+        }
+        lines
+    }
+
+    /// The last line, if the stream did not end with a newline.
+    pub fn finish(&mut self) -> Option<String> {
+        (!self.partial.is_empty()).then(|| self.take())
+    }
+
+    fn take(&mut self) -> String {
+        let mut line = String::from_utf8_lossy(&self.partial).into_owned();
+        if self.truncated {
+            line.push_str(" …[truncated]");
+        }
+        self.partial.clear();
+        self.truncated = false;
+        line
+    }
+}
+
+/// Sends SIGKILL to every process in the group led by `pgid`.
+#[allow(unsafe_code)] // one syscall std does not offer: signalling a process group.
+pub fn kill_process_group(pgid: u32) {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+        return;
+    };
+    if pgid <= 1 {
+        return; // never signal "every process" (-1) or our own group (0).
+    }
+    // SAFETY: kill(2) takes plain integers and has no memory effects; a negative pid
+    // addresses the process group, which we created for this child.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+}

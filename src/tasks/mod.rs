@@ -1,0 +1,15 @@
+//! Tasks: the long actions (start, stop, delete, pull) that run in the background while
+//! clients poll `/api/tasks/<id>` or follow `/ws/tasks/<id>`.
+//!
+//! `model` is the Task as the API shows it, `store` keeps tasks and their subscribers,
+//! `journal` makes them survive restarts, `pool` runs jobs with per-VM ordering, and
+//! `actions` are the job bodies that drive `tart`.
+
+pub mod actions;
+pub mod journal;
+pub mod model;
+pub mod pool;
+pub mod store;
+
+pub use model::{Action, Task, TaskStatus};
+pub use store::{Snapshot, TaskStore};

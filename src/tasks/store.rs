@@ -1,0 +1,209 @@
+//! The task store: every task by id, the WebSocket subscribers of each, and eviction of
+//! old finished tasks.
+//!
+//! Threading: one `Mutex` guards the map. Under it we only touch memory: snapshots are
+//! serialized once per change and handed to subscribers with `try_send` (never a
+//! blocking send), and journal records go to the journal thread's unbounded channel.
+//! Subscribing takes the snapshot and registers the channel under one lock, so a
+//! subscriber sees the current state and then every later change, with no gap.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use super::journal::JournalHandle;
+use super::model::{Action, Task};
+use crate::limits::{MAX_TASKS_KEPT, WS_SUBSCRIBER_QUEUE};
+use crate::sync::{lock, unix_now};
+
+/// One serialized state of a task, shared by every subscriber.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub json: String,
+    pub terminal: bool,
+}
+
+struct Entry {
+    task: Task,
+    subscribers: Vec<Sender<Arc<Snapshot>>>,
+}
+
+struct Inner {
+    tasks: HashMap<String, Entry>,
+    /// Ids in creation order, for eviction and listing.
+    order: VecDeque<String>,
+}
+
+/// All tasks, shared by handlers, workers and WebSocket threads.
+pub struct TaskStore {
+    inner: Mutex<Inner>,
+    journal: Option<JournalHandle>,
+}
+
+impl TaskStore {
+    /// A store holding `restored` tasks (oldest first), journaling to `journal`.
+    pub fn new(restored: Vec<Task>, journal: Option<JournalHandle>) -> TaskStore {
+        let mut inner = Inner {
+            tasks: HashMap::new(),
+            order: VecDeque::new(),
+        };
+        for task in restored {
+            inner.order.push_back(task.id.clone());
+            inner.tasks.insert(
+                task.id.clone(),
+                Entry {
+                    task,
+                    subscribers: Vec::new(),
+                },
+            );
+        }
+        TaskStore {
+            inner: Mutex::new(inner),
+            journal,
+        }
+    }
+
+    /// Creates a pending task and returns it.
+    pub fn create(&self, action: Action, vm_name: Option<String>) -> Task {
+        let task = Task::new(crate::random::uuid_v4(), action, vm_name, unix_now());
+        let mut inner = lock(&self.inner);
+        self.record(&task);
+        inner.order.push_back(task.id.clone());
+        inner.tasks.insert(
+            task.id.clone(),
+            Entry {
+                task: task.clone(),
+                subscribers: Vec::new(),
+            },
+        );
+        evict(&mut inner, self.journal.as_ref());
+        task
+    }
+
+    /// Removes a task that was never started (its job could not be queued).
+    pub fn discard(&self, id: &str) {
+        let mut inner = lock(&self.inner);
+        if inner.tasks.remove(id).is_some() {
+            inner.order.retain(|x| x != id);
+            if let Some(journal) = &self.journal {
+                journal.forget(id);
+            }
+        }
+    }
+
+    /// A copy of the task.
+    pub fn get(&self, id: &str) -> Option<Task> {
+        lock(&self.inner).tasks.get(id).map(|e| e.task.clone())
+    }
+
+    /// The task as JSON.
+    pub fn get_json(&self, id: &str) -> Option<Vec<u8>> {
+        let inner = lock(&self.inner);
+        inner
+            .tasks
+            .get(id)
+            .map(|e| serde_json::to_vec(&e.task).expect("a Task always serializes"))
+    }
+
+    /// Every task, newest first, as a JSON array.
+    pub fn list_json(&self) -> Vec<u8> {
+        let inner = lock(&self.inner);
+        let tasks: Vec<&Task> = inner
+            .order
+            .iter()
+            .rev()
+            .filter_map(|id| inner.tasks.get(id))
+            .map(|e| &e.task)
+            .collect();
+        serde_json::to_vec(&tasks).expect("a Task always serializes")
+    }
+
+    /// True if a task on `vm_name` is pending or running.
+    pub fn has_active_task_for(&self, vm_name: &str) -> bool {
+        let inner = lock(&self.inner);
+        inner
+            .tasks
+            .values()
+            .any(|e| !e.task.status.is_terminal() && e.task.vm_name.as_deref() == Some(vm_name))
+    }
+
+    /// Changes a task and tells its subscribers. Returns false if there is no such task.
+    /// Status changes are journaled; log lines alone are not (they are saved with the
+    /// next status change), which keeps the journal small under chatty output.
+    pub fn update(&self, id: &str, change: impl FnOnce(&mut Task)) -> bool {
+        let mut inner = lock(&self.inner);
+        let Some(entry) = inner.tasks.get_mut(id) else {
+            return false;
+        };
+        let before = entry.task.status;
+        change(&mut entry.task);
+        entry.task.updated_at = unix_now();
+        if entry.task.status != before {
+            self.record(&entry.task);
+        }
+        if !entry.subscribers.is_empty() {
+            let snapshot = snapshot(&entry.task);
+            let terminal = snapshot.terminal;
+            // A full queue means a client that does not keep up: drop it, never wait.
+            entry
+                .subscribers
+                .retain(|s| match s.try_send(snapshot.clone()) {
+                    Ok(()) => true,
+                    Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+                });
+            if terminal {
+                entry.subscribers.clear();
+            }
+        }
+        true
+    }
+
+    /// The current state of a task and a channel with every later change. `None` if
+    /// there is no such task. After a terminal state the channel is closed.
+    pub fn subscribe(&self, id: &str) -> Option<(Arc<Snapshot>, Receiver<Arc<Snapshot>>)> {
+        let mut inner = lock(&self.inner);
+        let entry = inner.tasks.get_mut(id)?;
+        let (tx, rx) = crossbeam_channel::bounded(WS_SUBSCRIBER_QUEUE);
+        let current = snapshot(&entry.task);
+        if !current.terminal {
+            entry.subscribers.push(tx);
+        }
+        Some((current, rx))
+    }
+
+    fn record(&self, task: &Task) {
+        if let Some(journal) = &self.journal {
+            journal.put(task);
+        }
+    }
+}
+
+fn snapshot(task: &Task) -> Arc<Snapshot> {
+    Arc::new(Snapshot {
+        json: serde_json::to_string(task).expect("a Task always serializes"),
+        terminal: task.status.is_terminal(),
+    })
+}
+
+/// Drops the oldest finished tasks beyond [`MAX_TASKS_KEPT`]. Unfinished tasks stay: their
+/// number is bounded by the job queue.
+fn evict(inner: &mut Inner, journal: Option<&JournalHandle>) {
+    let mut excess = inner.tasks.len().saturating_sub(MAX_TASKS_KEPT);
+    if excess == 0 {
+        return;
+    }
+    let Inner { tasks, order } = inner;
+    order.retain(|id| {
+        if excess > 0 && tasks.get(id).is_some_and(|e| e.task.status.is_terminal()) {
+            tasks.remove(id);
+            if let Some(journal) = journal {
+                journal.forget(id);
+            }
+            excess -= 1;
+            false
+        } else {
+            true
+        }
+    });
+}

@@ -1,0 +1,62 @@
+//! The API token: `<data-dir>/token`, made on first run from the OS's random source and
+//! reused afterwards. The folder is kept 0700 and the file 0600; loosened modes are
+//! repaired at start (SECURITY.md promise 5). The token is never logged.
+
+use std::fs::{self, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// Random bytes in a fresh token (32 = 256 bits), as SECURITY.md requires.
+const TOKEN_BYTES: usize = 32;
+
+/// Shortest stored token we accept as valid (43 = 32 bytes in base64url). A shorter or
+/// empty file is treated as damaged and replaced.
+const MIN_TOKEN_CHARS: usize = 43;
+
+/// Loads the token from `<data_dir>/token`, creating folder and file when missing and
+/// tightening their modes when they were loosened.
+pub fn load_or_create(data_dir: &Path) -> io::Result<String> {
+    fs::create_dir_all(data_dir)?;
+    fs::set_permissions(data_dir, Permissions::from_mode(0o700))?;
+    let path = data_dir.join("token");
+    if let Ok(existing) = fs::read_to_string(&path) {
+        let existing = existing.trim();
+        if existing.len() >= MIN_TOKEN_CHARS && existing.bytes().all(is_token_byte) {
+            fs::set_permissions(&path, Permissions::from_mode(0o600))?;
+            return Ok(existing.to_string());
+        }
+        eprintln!(
+            "taartenfabriek: warning: {} was damaged; made a new token",
+            path.display()
+        );
+    }
+    let token = crate::random::base64url(&crate::random::bytes::<TOKEN_BYTES>());
+    // Written to a private temp file and renamed, so no reader ever sees a partial token
+    // and the file never exists with a wider mode.
+    let tmp = data_dir.join(".token.tmp");
+    let _ = fs::remove_file(&tmp);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(token.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    fs::rename(&tmp, &path)?;
+    Ok(token)
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// Compares two secrets in time that depends only on their lengths, not on where they
+/// first differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,201 @@
+//! Input allow-lists: VM names and OCI references. Nothing reaches `tart` unless it
+//! passes here (SECURITY.md promise 6).
+//!
+//! VM names: 1 to [`MAX_VM_NAME_BYTES`] bytes of ASCII letters, digits, `.`, `_`, `-`
+//! and `+`, starting with a letter or digit (so never an option like `-x`, never `.`
+//! or `..`, never a path). Real tart accepts any string as a name; names outside this
+//! list still show in the inventory but cannot be acted on through the API.
+//!
+//! OCI references follow tart's grammar (`tart-cli.md` §2.7):
+//! `host[:port]/namespace[/more…][:tag | @sha256:<64 hex>]`.
+
+use crate::limits::{MAX_OCI_REFERENCE_BYTES, MAX_VM_NAME_BYTES};
+
+/// Why a VM name or OCI reference was refused, in words for the `detail` field.
+pub type Invalid = String;
+
+/// Checks a local VM name against the allow-list.
+pub fn vm_name(name: &str) -> Result<(), Invalid> {
+    if name.is_empty() {
+        return Err("VM name must not be empty".into());
+    }
+    if name.len() > MAX_VM_NAME_BYTES {
+        return Err(format!("VM name is longer than {MAX_VM_NAME_BYTES} bytes"));
+    }
+    if !name.as_bytes()[0].is_ascii_alphanumeric() {
+        return Err("VM name must start with a letter or digit".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || "._-+".contains(c)))
+    {
+        return Err(format!(
+            "VM name contains {c:?}; allowed are ASCII letters, digits, '.', '_', '-' and '+'"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an OCI reference against tart's reference grammar.
+pub fn oci_reference(reference: &str) -> Result<(), Invalid> {
+    if reference.is_empty() {
+        return Err("OCI reference must not be empty".into());
+    }
+    if reference.len() > MAX_OCI_REFERENCE_BYTES {
+        return Err(format!(
+            "OCI reference is longer than {MAX_OCI_REFERENCE_BYTES} bytes"
+        ));
+    }
+    if reference.contains("://") {
+        return Err("OCI reference must not have a scheme (drop the https://)".into());
+    }
+    let Some((host, rest)) = reference.split_once('/') else {
+        return Err(
+            "OCI reference needs a registry host and a repository, e.g. ghcr.io/org/image:tag"
+                .into(),
+        );
+    };
+    registry_host(host)?;
+    let (repository, tag, digest) = match rest.split_once('@') {
+        Some((repo, digest)) => (repo, None, Some(digest)),
+        None => match rest.rsplit_once(':') {
+            Some((repo, tag)) => (repo, Some(tag), None),
+            None => (rest, None, None),
+        },
+    };
+    if repository.is_empty() || !repository.split('/').all(path_component) {
+        return Err(format!(
+            "invalid repository {repository:?}: components are letters and digits joined by '.', '_' or '-'"
+        ));
+    }
+    if let Some(tag) = tag {
+        let ok = !tag.is_empty()
+            && tag.len() <= 128
+            && tag.as_bytes()[0].is_ascii_alphanumeric()
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !ok {
+            return Err(format!("invalid tag {tag:?}"));
+        }
+    }
+    if let Some(digest) = digest {
+        let hex = digest.strip_prefix("sha256:").unwrap_or("");
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("invalid digest: expected sha256: followed by 64 hex digits".into());
+        }
+    }
+    Ok(())
+}
+
+/// `name[.name…][:port]`, each name letters and digits joined by single or repeated `-`.
+fn registry_host(host: &str) -> Result<(), Invalid> {
+    let (name, port) = match host.split_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
+    };
+    let names_ok = !name.is_empty()
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    if names_ok && port_ok {
+        Ok(())
+    } else {
+        Err(format!("invalid registry host {host:?}"))
+    }
+}
+
+/// One repository path component: alphanumeric runs joined by `.`, `_`, `__` or `-`s.
+fn path_component(component: &str) -> bool {
+    let bytes = component.as_bytes();
+    if bytes.is_empty()
+        || !bytes[0].is_ascii_alphanumeric()
+        || !bytes[bytes.len() - 1].is_ascii_alphanumeric()
+    {
+        return false;
+    }
+    let mut separator = String::new();
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() {
+            let sep_ok = matches!(separator.as_str(), "" | "." | "_" | "__")
+                || separator.bytes().all(|s| s == b'-');
+            if !sep_ok {
+                return false;
+            }
+            separator.clear();
+        } else if b"._-".contains(&b) {
+            separator.push(b as char);
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vm_names() {
+        for ok in ["ubuntu", "sequoia-base", "a", "VM_1.2+x", &"a".repeat(128)] {
+            assert_eq!(vm_name(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "-rf",
+            ".",
+            "..",
+            "a/b",
+            "../x",
+            "a b",
+            "a;rm",
+            "a\nb",
+            "é",
+            &"a".repeat(129),
+            "_x",
+        ] {
+            assert!(vm_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn oci_references() {
+        for ok in [
+            "ghcr.io/cirruslabs/macos-ventura-base:latest",
+            "ghcr.io/cirruslabs/macos-sequoia-base",
+            "localhost:5000/a/b/c:v1.2_3",
+            "registry/library/ubuntu",
+            "ghcr.io/org/img@sha256:3c1e6e4f0b9a7d2c5e8f1a4b7c0d3e6f9a2b5c8d1e4f7a0b3c6d9e2f5a8b1c4d",
+            "my-registry.example.com/a__b/c--d",
+        ] {
+            assert_eq!(oci_reference(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "ubuntu",
+            "debian:latest",
+            "https://ghcr.io/a/b",
+            "ghcr.io/",
+            "ghcr.io/a/",
+            "ghcr.io/a:",
+            "ghcr.io/a@sha256:abc",
+            "-ghcr.io/a",
+            "ghcr.io/a b",
+            "ghcr.io/a;b",
+            "ghcr.io/a/b:-tag",
+            "gh cr.io/a",
+            "ghcr.io:port/a",
+            "ghcr.io/-a",
+        ] {
+            assert!(oci_reference(bad).is_err(), "{bad:?}");
+        }
+    }
+}
