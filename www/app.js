@@ -17,6 +17,10 @@
   const RECONNECT_MS = 2000;
   /** How often a task is polled when its WebSocket is not available. */
   const TASK_POLL_MS = 1000;
+  /** Longest an API call may take before the page gives up on it (a refresh runs tart). */
+  const API_TIMEOUT_MS = 20000;
+  /** Longest the heartbeat waits for /api/health. */
+  const HEALTH_TIMEOUT_MS = 5000;
   /** Log lines kept per task in the page (the server caps them too). */
   const MAX_LOG_LINES = 2000;
   /** How long informational toasts stay; errors stay twice as long. */
@@ -238,22 +242,32 @@
     return 'The server answered HTTP ' + status + '.';
   }
 
-  async function api(method, path, body) {
+  async function api(method, path, body, timeoutMs) {
     const headers = { 'X-Local-Token': TOKEN, Accept: 'application/json' };
-    const init = { method, headers, cache: 'no-store', credentials: 'omit' };
+    const ctrl = new AbortController();
+    const limit = timeoutMs || API_TIMEOUT_MS;
+    const timer = setTimeout(() => ctrl.abort(), limit);
+    const init = { method, headers, cache: 'no-store', credentials: 'omit', signal: ctrl.signal };
     if (method !== 'GET') {
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body === undefined ? {} : body);
     }
     let res;
+    let text = '';
     try {
       res = await fetch(path, init);
+      text = await res.text();
     } catch (e) {
+      if (ctrl.signal.aborted) {
+        // Slow is not gone: the heartbeat decides about "offline".
+        throw new ApiError('The server did not answer within ' + Math.round(limit / 1000) + ' s.', 0, null, false);
+      }
       setOnline(false);
       throw new ApiError('The server could not be reached.', 0, null, true);
+    } finally {
+      clearTimeout(timer);
     }
     setOnline(true);
-    const text = await res.text().catch(() => '');
     let data = null;
     if (text) {
       try {
@@ -326,9 +340,10 @@
 
   async function heartbeat() {
     try {
-      await api('GET', '/api/health');
-    } catch (_) {
-      /* setOnline already reflects it */
+      await api('GET', '/api/health', undefined, HEALTH_TIMEOUT_MS);
+    } catch (err) {
+      // A server that no longer answers at all counts as gone.
+      if (!err.network && err.status === 0) setOnline(false);
     }
     scheduleHeartbeat();
   }
@@ -555,7 +570,8 @@
   function createVmItem(name, image) {
     const li = h('li', { class: 'vm' + (image ? ' is-image' : '') });
     const nameEl = h('span', { class: 'vm-name-text', title: name });
-    appendBreakable(nameEl, name);
+    // Digest references are long: show the first 12 hex digits, the title has them all.
+    appendBreakable(nameEl, image ? name.replace(/(@sha256:[0-9a-f]{12})[0-9a-f]{52}$/, '$1…') : name);
     const head = h('div', { class: 'vm-head' }, [
       h('h3', { class: 'vm-name' }, [h('span', { class: 'status-dot', 'aria-hidden': 'true' }), nameEl]),
       h('span', { class: 'status-pill' }),
