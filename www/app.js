@@ -18,7 +18,7 @@
   /** How often a task is polled when its WebSocket is not available. */
   const TASK_POLL_MS = 1000;
   /** Longest an API call may take before the page gives up on it (a refresh runs tart). */
-  const API_TIMEOUT_MS = 20000;
+  const API_TIMEOUT_MS = 10000;
   /** Longest the heartbeat waits for /api/health. */
   const HEALTH_TIMEOUT_MS = 5000;
   /** Log lines kept per task in the page (the server caps them too). */
@@ -398,7 +398,14 @@
     $('refresh-btn').setAttribute('aria-busy', 'true');
     $('refresh-btn').classList.add('is-spinning');
     try {
-      const vms = await api('POST', '/api/vms/refresh', {});
+      let vms;
+      try {
+        vms = await api('POST', '/api/vms/refresh', {});
+      } catch (err) {
+        // A request that got no answer at all is tried once more on a fresh start.
+        if (err.network || err.status !== 0) throw err;
+        vms = await api('POST', '/api/vms/refresh', {});
+      }
       setInventory(vms);
       state.lastRefreshError = null;
     } catch (err) {
