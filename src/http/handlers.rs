@@ -233,3 +233,13 @@ pub fn websocket(app: &App, head: &Head, id: &str) -> Result<Routed, Error> {
     crate::ws::check_handshake(head)?;
     Ok(Routed::WebSocket(id.to_string()))
 }
+
+/// `POST /api/_debug/panic`, compiled into debug builds only (`cfg(debug_assertions)`;
+/// `scripts/serve` and releases build without it): panics while holding the task store's
+/// lock, so the security tests can prove through the real binary that a handler panic is
+/// a 500 for that request alone and leaves shared state usable (SECURITY.md promise 10).
+/// It sits behind the guard and the token like every API route.
+#[cfg(debug_assertions)]
+pub fn debug_panic(app: &App) -> Reply {
+    app.tasks.panic_while_locked()
+}

@@ -18,10 +18,7 @@ use serde_json::json;
 use super::model::{Action, Task, TaskStatus};
 use crate::app::App;
 use crate::error::Error;
-use crate::limits::{
-    START_IP_POLL_INTERVAL, START_IP_TIMEOUT, START_LOG_POLL_INTERVAL, TART_DELETE_TIMEOUT,
-    TART_PULL_TIMEOUT, TART_STOP_TIMEOUT,
-};
+use crate::limits::{START_IP_POLL_INTERVAL, START_LOG_POLL_INTERVAL};
 use crate::tart::parse::{clean_line, ip_from_vnc_url, progress, vnc_url};
 use crate::tart::runner::LineSplitter;
 use crate::tart::{self, Line, Outcome};
@@ -135,7 +132,7 @@ fn finish(
 }
 
 fn stop(app: &App, id: &str, name: &str) {
-    let Some(mut outcome) = run_step(app, id, &tart::stop_args(name), TART_STOP_TIMEOUT, false)
+    let Some(mut outcome) = run_step(app, id, &tart::stop_args(name), app.config.timeouts.stop, false)
     else {
         return;
     };
@@ -145,7 +142,7 @@ fn stop(app: &App, id: &str, name: &str) {
             app,
             id,
             &tart::stop_args_without_timeout(name),
-            TART_STOP_TIMEOUT,
+            app.config.timeouts.stop,
             false,
         ) {
             Some(o) => outcome = o,
@@ -157,7 +154,7 @@ fn stop(app: &App, id: &str, name: &str) {
         id,
         "stop",
         &outcome,
-        TART_STOP_TIMEOUT,
+        app.config.timeouts.stop,
         json!({ "message": format!("VM {name} stopped") }),
     );
 }
@@ -167,7 +164,7 @@ fn delete(app: &App, id: &str, name: &str) {
         app,
         id,
         &tart::delete_args(name),
-        TART_DELETE_TIMEOUT,
+        app.config.timeouts.delete,
         false,
     ) else {
         return;
@@ -177,7 +174,7 @@ fn delete(app: &App, id: &str, name: &str) {
         id,
         "delete",
         &outcome,
-        TART_DELETE_TIMEOUT,
+        app.config.timeouts.delete,
         json!({ "message": format!("VM {name} deleted") }),
     );
 }
@@ -187,7 +184,7 @@ fn pull(app: &App, id: &str, reference: &str) {
         app,
         id,
         &tart::pull_args(reference),
-        TART_PULL_TIMEOUT,
+        app.config.timeouts.pull,
         true,
     ) else {
         return;
@@ -196,7 +193,7 @@ fn pull(app: &App, id: &str, reference: &str) {
         app.tasks.update(id, |t| t.progress = Some(100.0));
     }
     let result = json!({ "message": format!("Pulled {reference}"), "image": reference });
-    finish(app, id, "pull", &outcome, TART_PULL_TIMEOUT, result);
+    finish(app, id, "pull", &outcome, app.config.timeouts.pull, result);
 }
 
 /// Starts `tart run --vnc --no-graphics -- <name>` detached, then waits for the VM's IP:
@@ -227,7 +224,7 @@ fn start(app: &Arc<App>, id: &str, name: &str) {
     };
     let exited = spawn_run_reaper(Arc::downgrade(app), child, name.to_string());
     let mut follower = LogFollower::open(log_path);
-    let deadline = Instant::now() + START_IP_TIMEOUT;
+    let deadline = Instant::now() + app.config.timeouts.start_ip;
     let mut next_ip_poll = Instant::now() + START_IP_POLL_INTERVAL;
     loop {
         let lines = follower.read_new_lines();
@@ -263,7 +260,7 @@ fn start(app: &Arc<App>, id: &str, name: &str) {
             );
         }
         if Instant::now() >= deadline {
-            let why = format!("no IP address after {} s", START_IP_TIMEOUT.as_secs());
+            let why = format!("no IP address after {} s", app.config.timeouts.start_ip.as_secs());
             return fail_keep_running(app, id, &why);
         }
     }
