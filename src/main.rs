@@ -137,7 +137,9 @@ fn parse_host(s: &str) -> Result<IpAddr, String> {
 fn parse_timeout(s: &str) -> Result<Timeouts, String> {
     match s.trim().parse::<u64>() {
         Ok(secs) if secs > 0 => Ok(Timeouts::all(Duration::from_secs(secs))),
-        _ => Err(format!("{s:?} is not a tart timeout (whole seconds, at least 1)")),
+        _ => Err(format!(
+            "{s:?} is not a tart timeout (whole seconds, at least 1)"
+        )),
     }
 }
 

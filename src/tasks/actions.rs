@@ -132,8 +132,13 @@ fn finish(
 }
 
 fn stop(app: &App, id: &str, name: &str) {
-    let Some(mut outcome) = run_step(app, id, &tart::stop_args(name), app.config.timeouts.stop, false)
-    else {
+    let Some(mut outcome) = run_step(
+        app,
+        id,
+        &tart::stop_args(name),
+        app.config.timeouts.stop,
+        false,
+    ) else {
         return;
     };
     // tart before 0.34 had no --timeout: ArgumentParser answers an unknown option with 64.
@@ -260,7 +265,10 @@ fn start(app: &Arc<App>, id: &str, name: &str) {
             );
         }
         if Instant::now() >= deadline {
-            let why = format!("no IP address after {} s", app.config.timeouts.start_ip.as_secs());
+            let why = format!(
+                "no IP address after {} s",
+                app.config.timeouts.start_ip.as_secs()
+            );
             return fail_keep_running(app, id, &why);
         }
     }
