@@ -84,7 +84,7 @@ pub fn spawn_http_workers(
                 .spawn(move || {
                     loop {
                         match server.recv() {
-                            Ok(rq) => handle(&app, rq),
+                            Ok(rq) => dispatch(&app, rq),
                             Err(e) => {
                                 if !app.shutting_down() {
                                     let _ = fatal.send(format!("the HTTP accept loop died: {e}"));
@@ -97,6 +97,36 @@ pub fn spawn_http_workers(
                 .expect("cannot start an HTTP worker thread")
         })
         .collect()
+}
+
+/// Answers a request on this worker, or on a thread of its own when it announces a body.
+///
+/// Reading a body, and tiny_http's drain of an unread one when the request is dropped
+/// (DESIGN.md fact 2), block until the client sends it or goes away: no read timeout is
+/// possible (fact 3). On the shared workers, [`HTTP_WORKERS`] connections that announce a
+/// body and never send it would stall the whole API (pinned by `tests/security_limits.rs`).
+/// On its own thread such a request costs what an idle connection costs anyway: one
+/// thread, until the client sends or closes.
+fn dispatch(app: &Arc<App>, rq: tiny_http::Request) {
+    let announces_body = match rq.body_length() {
+        Some(n) => n > 0,
+        None => rq
+            .headers()
+            .iter()
+            .any(|h| h.field.equiv("Transfer-Encoding")),
+    };
+    if !announces_body {
+        return handle(app, rq);
+    }
+    let app = app.clone();
+    let spawned = std::thread::Builder::new()
+        .name("http-body".into())
+        .spawn(move || handle(&app, rq));
+    if let Err(e) = spawned {
+        // The request was moved into the closure that failed to start and is dropped with
+        // it, which makes tiny_http answer 500.
+        eprintln!("taartenfabriek: cannot start a thread for a request body: {e}");
+    }
 }
 
 fn handle(app: &Arc<App>, mut rq: tiny_http::Request) {

@@ -170,3 +170,29 @@ pub fn ws_handshake(
     // A 101 has no body; read_response returns after the headers.
     raw(server.addr, "GET", path, &headers, None)
 }
+
+/// Sends raw bytes and reads only the status line and headers; for answers whose body
+/// never ends (an abandoned connection).
+pub fn send_read_head(addr: SocketAddr, bytes: &[u8]) -> (u16, Vec<(String, String)>) {
+    use std::io::BufRead;
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.write_all(bytes).expect("send");
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("status line");
+    let status = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).expect("header");
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (n, v) = h.split_once(':').unwrap();
+        headers.push((n.trim().to_string(), v.trim().to_string()));
+    }
+    (status, headers)
+}
