@@ -13,6 +13,9 @@ use std::os::unix::fs::PermissionsExt;
 use sec_support::{host, invocation_count, origin, quiet, raw, ws_handshake};
 use support::{Response, TestServer};
 
+/// Extra headers of one case.
+type Headers<'a> = Vec<(&'a str, &'a str)>;
+
 const HOST_FORBIDDEN: &str =
     "Host not allowed: this server only answers to 127.0.0.1, localhost and [::1]";
 const UNAUTHORIZED: &str = "Invalid or missing X-Local-Token header";
@@ -82,7 +85,7 @@ fn foreign_missing_duplicate_and_malformed_hosts_are_refused_on_every_route() {
         (format!(":{port}"), "no name"),
         (format!("127.0.0.1:{port} evil.com"), "two names"),
     ];
-    let routes: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+    let routes: Vec<(&str, String, Headers)> = vec![
         ("GET", "/".into(), vec![]),
         ("GET", "/app.js".into(), vec![]),
         ("GET", "/api/vms".into(), vec![("X-Local-Token", &token)]),
@@ -327,7 +330,7 @@ fn every_bad_token_gets_the_same_401_and_runs_nothing() {
     let lower = token.to_ascii_lowercase();
     let cookie = format!("X-Local-Token={token}; token={token}");
     let bearer = format!("Bearer {token}");
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<(&str, Headers, &str)> = vec![
         ("missing", vec![], ""),
         ("empty", vec![("X-Local-Token", "")], ""),
         ("wrong", vec![("X-Local-Token", "nope")], ""),

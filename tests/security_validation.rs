@@ -364,14 +364,14 @@ fn malformed_requests_of_every_kind_get_4xx_or_a_close_and_the_server_keeps_serv
         ),
     ];
     for (request, why) in &requests {
-        match try_send_bytes(server.addr, request.as_bytes()) {
-            Some(resp) => assert!(
+        // Closing the connection without an answer is also a refusal.
+        if let Some(resp) = try_send_bytes(server.addr, request.as_bytes()) {
+            assert!(
                 (400..500).contains(&resp.status),
                 "{why}: got {} {}",
                 resp.status,
                 resp.text()
-            ),
-            None => {} // closing the connection without an answer is also a refusal.
+            );
         }
         assert_eq!(server.get("/api/health").status, 200, "alive after: {why}");
     }
