@@ -196,3 +196,28 @@ pub fn send_read_head(addr: SocketAddr, bytes: &[u8]) -> (u16, Vec<(String, Stri
     }
     (status, headers)
 }
+
+/// Kills every simulator process this server started that is still alive (a hung
+/// `tart-sim` outlives a SIGKILLed server: it has its own process group).
+pub fn kill_sim_leftovers(server: &TestServer) {
+    for record in server.sim_records() {
+        let Some(pid) = record["pid"].as_u64() else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if record["event"] == "start" && String::from_utf8_lossy(&cmdline).contains("tart-sim") {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+/// A setup whose `tart` calls time out after `secs` seconds.
+pub fn setup_with_timeout(secs: u64) -> crate::support::Setup {
+    let mut setup = crate::support::Setup::default();
+    setup
+        .args
+        .extend(["--tart-timeout".into(), secs.to_string()]);
+    setup
+}
