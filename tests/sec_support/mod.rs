@@ -221,3 +221,15 @@ pub fn setup_with_timeout(secs: u64) -> crate::support::Setup {
         .extend(["--tart-timeout".into(), secs.to_string()]);
     setup
 }
+
+/// Process ids whose command line is exactly `argv` (NUL-separated in /proc).
+pub fn processes_with_cmdline(argv: &[&str]) -> Vec<u32> {
+    let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want))
+        .filter(|&pid| alive(pid))
+        .collect()
+}
