@@ -685,3 +685,31 @@ fn token_is_never_on_stdout() {
     assert!(!stdout.contains(&token), "{stdout}");
     assert!(!stderr.contains(&token), "{stderr}");
 }
+
+#[test]
+fn a_non_loopback_address_is_refused_without_the_loud_flag() {
+    // Promise 1. (The opt-in itself is not exercised: it would expose a test server to
+    // the network.)
+    let dir = support::TempDir::new("exposure");
+    for host in ["0.0.0.0", "::", "192.0.2.1"] {
+        let mut child = std::process::Command::new(support::server_bin())
+            .args(["--port", "0", "--host", host, "--data-dir"])
+            .arg(dir.path().join("data"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let status =
+            support::eventually("the server refused to start", || child.try_wait().unwrap());
+        let out = child.wait_with_output().unwrap();
+        assert!(!status.success(), "{host}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("refusing to listen on")
+                && stderr.contains("--allow-non-loopback-i-know-this-exposes-my-vms"),
+            "{host}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{host}: it never listened");
+    }
+}
