@@ -6,7 +6,7 @@
 mod sec_support;
 mod support;
 
-use sec_support::{alive, kill_sim_leftovers, setup_with_timeout};
+use sec_support::{alive, setup_with_timeout};
 use support::{TestServer, eventually};
 
 fn journal(server_dir: &std::path::Path) -> std::path::PathBuf {
@@ -45,8 +45,8 @@ fn sigkill_mid_task_keeps_finished_tasks_and_fails_interrupted_ones() {
         "pending"
     );
 
-    kill_sim_leftovers(&server);
     let dir = server.kill();
+    sec_support::kill_sim_leftovers_in(dir.path());
     let server = TestServer::start_in(dir, support::Setup::default());
     let done_after = server.get(&format!("/api/tasks/{done_id}")).json();
     assert_eq!(done_after, done_before, "a finished task comes back intact");

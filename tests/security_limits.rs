@@ -12,7 +12,9 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use sec_support::{host, kill_sim_leftovers, pid, setup_with_timeout, thread_count};
+use sec_support::{
+    host, kill_sim_leftovers, kill_then_clean, pid, setup_with_timeout, thread_count,
+};
 use support::{TestServer, eventually, ws_connect};
 
 /// MAX_QUEUED_TASKS, TASK_WORKERS, MAX_WS_CLIENTS, MAX_LOG_LINES, MAX_TASKS_KEPT in
@@ -61,7 +63,7 @@ fn a_full_task_queue_is_a_429_and_the_api_keeps_answering() {
         .filter(|a| a[0] == "pull")
         .count();
     assert!(pulls <= TASK_WORKERS, "{pulls}");
-    kill_sim_leftovers(&server);
+    kill_then_clean(server);
 }
 
 #[test]
@@ -108,7 +110,7 @@ fn websocket_clients_beyond_the_limit_get_503_and_the_api_keeps_answering() {
     });
     assert!(ws.read().unwrap().is_text());
     drop(idle);
-    kill_sim_leftovers(&server);
+    kill_then_clean(server);
 }
 
 #[test]

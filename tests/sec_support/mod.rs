@@ -200,7 +200,16 @@ pub fn send_read_head(addr: SocketAddr, bytes: &[u8]) -> (u16, Vec<(String, Stri
 /// Kills every simulator process this server started that is still alive (a hung
 /// `tart-sim` outlives a SIGKILLed server: it has its own process group).
 pub fn kill_sim_leftovers(server: &TestServer) {
-    for record in server.sim_records() {
+    kill_sim_leftovers_in(server.dir.path());
+}
+
+/// [`kill_sim_leftovers`] for a test home whose server was already killed.
+pub fn kill_sim_leftovers_in(home: &std::path::Path) {
+    let log = std::fs::read_to_string(home.join("sim.log")).unwrap_or_default();
+    for record in log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    {
         let Some(pid) = record["pid"].as_u64() else {
             continue;
         };
@@ -211,6 +220,16 @@ pub fn kill_sim_leftovers(server: &TestServer) {
                 .status();
         }
     }
+}
+
+/// SIGKILLs the server first (so no queued job starts another `tart`), then every
+/// simulator process it left behind.
+pub fn kill_then_clean(mut server: TestServer) {
+    if let Some(mut child) = server.child.take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    kill_sim_leftovers(&server);
 }
 
 /// A setup whose `tart` calls time out after `secs` seconds.
