@@ -6,7 +6,56 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::limits::DEFAULT_REFRESH_INTERVAL;
+use crate::limits::{
+    DEFAULT_REFRESH_INTERVAL, START_IP_TIMEOUT, TART_DELETE_TIMEOUT, TART_PULL_TIMEOUT,
+    TART_QUERY_TIMEOUT, TART_STOP_TIMEOUT,
+};
+
+/// How long each kind of `tart` call may run before its whole process group is killed.
+///
+/// The defaults are the constants in [`crate::limits`], sized for real VMs and real
+/// registries. Embedders may shorten them; the binary does so with `--tart-timeout` or
+/// `TARTVM_TART_TIMEOUT_SECS`, which the test suite uses so a hanging `tart` is killed in
+/// a second instead of half a minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// `tart --version`, `list`, `get` and `ip` (default [`TART_QUERY_TIMEOUT`]).
+    pub query: Duration,
+    /// `tart stop` (default [`TART_STOP_TIMEOUT`]).
+    pub stop: Duration,
+    /// `tart delete` (default [`TART_DELETE_TIMEOUT`]).
+    pub delete: Duration,
+    /// `tart pull` (default [`TART_PULL_TIMEOUT`]).
+    pub pull: Duration,
+    /// How long a start task waits for the VM's IP (default [`START_IP_TIMEOUT`]).
+    /// `tart run` itself has no timeout: the VM is meant to keep running.
+    pub start_ip: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            query: TART_QUERY_TIMEOUT,
+            stop: TART_STOP_TIMEOUT,
+            delete: TART_DELETE_TIMEOUT,
+            pull: TART_PULL_TIMEOUT,
+            start_ip: START_IP_TIMEOUT,
+        }
+    }
+}
+
+impl Timeouts {
+    /// The same timeout for every kind of call.
+    pub fn all(timeout: Duration) -> Timeouts {
+        Timeouts {
+            query: timeout,
+            stop: timeout,
+            delete: timeout,
+            pull: timeout,
+            start_ip: timeout,
+        }
+    }
+}
 
 /// Everything a [`crate::Server`] needs to start.
 #[derive(Debug, Clone)]
@@ -27,6 +76,8 @@ pub struct Config {
     pub tart_env: Vec<(OsString, OsString)>,
     /// Keep task history in `<data_dir>/tasks.jsonl` across restarts.
     pub persist_tasks: bool,
+    /// Per-kind `tart` timeouts; see [`Timeouts`].
+    pub timeouts: Timeouts,
 }
 
 impl Config {
@@ -41,6 +92,7 @@ impl Config {
             refresh_interval: Some(DEFAULT_REFRESH_INTERVAL),
             tart_env: Vec::new(),
             persist_tasks: true,
+            timeouts: Timeouts::default(),
         }
     }
 

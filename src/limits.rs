@@ -1,7 +1,9 @@
 //! Every limit and timeout of the server, in one place, each with its value and reason.
 //!
 //! Nothing here is configurable at run time on purpose: these are safety bounds, not
-//! tuning knobs. Embedders who need other values change them here and rebuild.
+//! tuning knobs. Embedders who need other values change them here and rebuild. The one
+//! exception is the `tart` timeouts, which are the defaults of
+//! [`crate::config::Timeouts`] and can be shortened per server (tests do).
 
 use std::time::Duration;
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use taartenfabriek::config::Timeouts;
 use taartenfabriek::{Config, Server, demo};
 
 const USAGE: &str = "\
@@ -20,6 +21,9 @@ OPTIONS:
     --tart PATH          the tart program [env TARTVM_TART, default: tart on PATH]
     --data-dir DIR       token, task history and logs [env TARTVM_DATA_DIR, default ~/.tartvm-manager]
     --refresh-interval S seconds between background inventory refreshes, 0 for none [default 10]
+    --tart-timeout S     kill any tart call (and a start's wait for an IP) after S seconds,
+                         instead of the per-kind defaults (30 s queries ... 3 h pulls)
+                         [env TARTVM_TART_TIMEOUT_SECS]
     --demo               serve the bundled tart simulator with a demo home of sample VMs
     --allow-non-loopback-i-know-this-exposes-my-vms
                          allow a --host other than loopback: anyone who can reach it controls your VMs
@@ -72,6 +76,9 @@ fn apply_env(config: &mut Config) -> Result<(), String> {
     if let Some(dir) = var("TARTVM_DATA_DIR") {
         config.data_dir = PathBuf::from(dir);
     }
+    if let Some(secs) = var("TARTVM_TART_TIMEOUT_SECS") {
+        config.timeouts = parse_timeout(&secs)?;
+    }
     Ok(())
 }
 
@@ -99,6 +106,7 @@ fn apply_args(config: &mut Config, demo_mode: &mut bool) -> Result<(), String> {
                     .map_err(|_| "--refresh-interval takes whole seconds".to_string())?;
                 config.refresh_interval = (secs > 0).then(|| Duration::from_secs(secs));
             }
+            "--tart-timeout" => config.timeouts = parse_timeout(&value()?)?,
             "--demo" => *demo_mode = true,
             "--allow-non-loopback-i-know-this-exposes-my-vms" => config.allow_non_loopback = true,
             "-h" | "--help" => {
@@ -122,6 +130,16 @@ fn parse_host(s: &str) -> Result<IpAddr, String> {
             .trim_matches(['[', ']'])
             .parse()
             .map_err(|_| format!("{s:?} is not an IP address")),
+    }
+}
+
+/// One timeout for every kind of `tart` call, in whole seconds (at least 1).
+fn parse_timeout(s: &str) -> Result<Timeouts, String> {
+    match s.trim().parse::<u64>() {
+        Ok(secs) if secs > 0 => Ok(Timeouts::all(Duration::from_secs(secs))),
+        _ => Err(format!(
+            "{s:?} is not a tart timeout (whole seconds, at least 1)"
+        )),
     }
 }
 

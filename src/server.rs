@@ -82,11 +82,12 @@ impl Server {
             config.tart_env.clone(),
             shutdown_rx.clone(),
         );
+        let tart = Tart::new(runner, config.timeouts.query);
         let app = Arc::new(App::new(
             config,
             addr.port(),
             token,
-            Tart::new(runner),
+            tart,
             TaskStore::new(restored, journal_handle),
             WorkerPool::spawn_workers(),
             shutdown_rx,

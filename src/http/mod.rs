@@ -84,7 +84,7 @@ pub fn spawn_http_workers(
                 .spawn(move || {
                     loop {
                         match server.recv() {
-                            Ok(rq) => handle(&app, rq),
+                            Ok(rq) => dispatch(&app, rq),
                             Err(e) => {
                                 if !app.shutting_down() {
                                     let _ = fatal.send(format!("the HTTP accept loop died: {e}"));
@@ -98,6 +98,47 @@ pub fn spawn_http_workers(
         })
         .collect()
 }
+
+/// Answers a request on this worker, or on a thread of its own when reading its body may
+/// block ([`body_may_block`]).
+///
+/// Reading a body, and tiny_http's drain of an unread one when the request is dropped
+/// (DESIGN.md fact 2), block until the client sends it or goes away: no read timeout is
+/// possible (fact 3). On the shared workers, [`HTTP_WORKERS`] connections that announce a
+/// body and never send it would stall the whole API (pinned by `tests/security_limits.rs`).
+/// On its own thread such a request costs what an idle connection costs anyway: one
+/// thread, until the client sends or closes.
+fn dispatch(app: &Arc<App>, rq: tiny_http::Request) {
+    if !body_may_block(&rq) {
+        return handle(app, rq);
+    }
+    let app = app.clone();
+    let spawned = std::thread::Builder::new()
+        .name("http-body".into())
+        .spawn(move || handle(&app, rq));
+    if let Err(e) = spawned {
+        // The request was moved into the closure that failed to start and is dropped with
+        // it, which makes tiny_http answer 500.
+        eprintln!("taartenfabriek: cannot start a thread for a request body: {e}");
+    }
+}
+
+/// Bodies tiny_http has not read yet. It reads a body of up to
+/// [`TINY_HTTP_BUFFERED_BODY`] bytes on the connection's own thread before handing the
+/// request over (unless the client asked for `100-continue`), so a usual `-d '{}'` costs
+/// no thread; longer, chunked or `Expect`ed bodies are read by whoever handles the request.
+fn body_may_block(rq: &tiny_http::Request) -> bool {
+    let has = |name: &'static str| rq.headers().iter().any(|h| h.field.equiv(name));
+    match rq.body_length() {
+        Some(0) => false,
+        Some(n) => n > TINY_HTTP_BUFFERED_BODY || has("Expect"),
+        None => has("Transfer-Encoding"),
+    }
+}
+
+/// The body size up to which tiny_http 0.12 reads a body before the request reaches us
+/// (`request::new_request`).
+const TINY_HTTP_BUFFERED_BODY: usize = 1024;
 
 fn handle(app: &Arc<App>, mut rq: tiny_http::Request) {
     let head = Head::from_request(&rq);

@@ -47,6 +47,8 @@ pub fn route(
         (Area::Api, ["api", "tasks"]) if get => h::list_tasks(app),
         (Area::Api, ["api", "tasks", id]) if get => h::get_task(app, id)?,
         (Area::WebSocket, ["ws", "tasks", id]) if get => return h::websocket(app, head, id),
+        #[cfg(debug_assertions)]
+        (Area::Api, ["api", "_debug", "panic"]) if post => h::debug_panic(app),
         (Area::Ui, []) if get => h::index(app),
         (Area::Ui, [name]) if get => assets::asset(name).ok_or_else(Error::route_not_found)?,
         (_, parts) if is_known(parts) => return Err(Error::MethodNotAllowed),

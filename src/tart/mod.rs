@@ -7,7 +7,6 @@ pub mod runner;
 
 use std::time::Duration;
 
-use crate::limits::TART_QUERY_TIMEOUT;
 pub use parse::{ListEntry, VmDetails};
 pub use runner::{Line, Outcome, Stream, TartRunner};
 
@@ -63,11 +62,16 @@ pub fn pull_args(reference: &str) -> Vec<String> {
 /// Typed wrappers over [`TartRunner`] for the read-only queries.
 pub struct Tart {
     runner: TartRunner,
+    /// Timeout of every query (`Timeouts::query`).
+    query_timeout: Duration,
 }
 
 impl Tart {
-    pub fn new(runner: TartRunner) -> Tart {
-        Tart { runner }
+    pub fn new(runner: TartRunner, query_timeout: Duration) -> Tart {
+        Tart {
+            runner,
+            query_timeout,
+        }
     }
 
     pub fn runner(&self) -> &TartRunner {
@@ -90,13 +94,13 @@ impl Tart {
 
     /// `tart --version`, trimmed (`2.32.1`, or `SNAPSHOT` for self-built binaries).
     pub fn version(&self) -> Result<String, TartError> {
-        let out = self.query(&strings(&["--version"]), TART_QUERY_TIMEOUT)?;
+        let out = self.query(&strings(&["--version"]), self.query_timeout)?;
         Ok(out.trim().to_string())
     }
 
     /// `tart list --format json`.
     pub fn list(&self) -> Result<Vec<ListEntry>, TartError> {
-        let out = self.query(&strings(&["list", "--format", "json"]), TART_QUERY_TIMEOUT)?;
+        let out = self.query(&strings(&["list", "--format", "json"]), self.query_timeout)?;
         parse::list(&out).map_err(TartError::Unreadable)
     }
 
@@ -104,14 +108,14 @@ impl Tart {
     pub fn get(&self, name: &str) -> Result<VmDetails, TartError> {
         let out = self.query(
             &strings(&["get", "--format", "json", "--", name]),
-            TART_QUERY_TIMEOUT,
+            self.query_timeout,
         )?;
         parse::details(&out).map_err(TartError::Unreadable)
     }
 
     /// `tart ip -- <name>`: `Ok(None)` when tart found no address (exit 1).
     pub fn ip(&self, name: &str) -> Result<Option<String>, TartError> {
-        match self.query(&strings(&["ip", "--", name]), TART_QUERY_TIMEOUT) {
+        match self.query(&strings(&["ip", "--", name]), self.query_timeout) {
             Ok(out) => Ok(parse::ip(&out)),
             Err(TartError::Failed { outcome, .. }) if outcome.exit_code == Some(1) => Ok(None),
             Err(e) => Err(e),

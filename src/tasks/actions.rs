@@ -19,10 +19,7 @@ use super::model::{Action, Task, TaskStatus};
 use crate::app::App;
 use crate::error::Error;
 use crate::inventory::Change;
-use crate::limits::{
-    MAX_RUN_LOGS, START_IP_POLL_INTERVAL, START_IP_TIMEOUT, START_LOG_POLL_INTERVAL,
-    TART_DELETE_TIMEOUT, TART_PULL_TIMEOUT, TART_STOP_TIMEOUT,
-};
+use crate::limits::{MAX_RUN_LOGS, START_IP_POLL_INTERVAL, START_LOG_POLL_INTERVAL};
 use crate::tart::parse::{clean_line, ip_from_vnc_url, progress, vnc_url};
 use crate::tart::runner::LineSplitter;
 use crate::tart::{self, Line, Outcome};
@@ -139,8 +136,13 @@ fn finish(
 }
 
 fn stop(app: &App, id: &str, name: &str) {
-    let Some(mut outcome) = run_step(app, id, &tart::stop_args(name), TART_STOP_TIMEOUT, false)
-    else {
+    let Some(mut outcome) = run_step(
+        app,
+        id,
+        &tart::stop_args(name),
+        app.config.timeouts.stop,
+        false,
+    ) else {
         return;
     };
     // tart before 0.34 had no --timeout: ArgumentParser answers an unknown option with 64.
@@ -149,7 +151,7 @@ fn stop(app: &App, id: &str, name: &str) {
             app,
             id,
             &tart::stop_args_without_timeout(name),
-            TART_STOP_TIMEOUT,
+            app.config.timeouts.stop,
             false,
         ) {
             Some(o) => outcome = o,
@@ -161,7 +163,7 @@ fn stop(app: &App, id: &str, name: &str) {
         id,
         "stop",
         &outcome,
-        TART_STOP_TIMEOUT,
+        app.config.timeouts.stop,
         json!({ "message": format!("VM {name} stopped") }),
     );
 }
@@ -171,7 +173,7 @@ fn delete(app: &App, id: &str, name: &str) {
         app,
         id,
         &tart::delete_args(name),
-        TART_DELETE_TIMEOUT,
+        app.config.timeouts.delete,
         false,
     ) else {
         return;
@@ -181,7 +183,7 @@ fn delete(app: &App, id: &str, name: &str) {
         id,
         "delete",
         &outcome,
-        TART_DELETE_TIMEOUT,
+        app.config.timeouts.delete,
         json!({ "message": format!("VM {name} deleted") }),
     );
 }
@@ -191,7 +193,7 @@ fn pull(app: &App, id: &str, reference: &str) {
         app,
         id,
         &tart::pull_args(reference),
-        TART_PULL_TIMEOUT,
+        app.config.timeouts.pull,
         true,
     ) else {
         return;
@@ -203,7 +205,7 @@ fn pull(app: &App, id: &str, reference: &str) {
         app.refresh_quietly();
     }
     let result = json!({ "message": format!("Pulled {reference}"), "image": reference });
-    finish(app, id, "pull", &outcome, TART_PULL_TIMEOUT, result);
+    finish(app, id, "pull", &outcome, app.config.timeouts.pull, result);
 }
 
 /// Starts `tart run --vnc --no-graphics -- <name>` detached, then waits for the VM's IP:
@@ -234,7 +236,7 @@ fn start(app: &Arc<App>, id: &str, name: &str) {
     };
     let exited = spawn_run_reaper(Arc::downgrade(app), child, name.to_string());
     let mut follower = LogFollower::open(log_path);
-    let deadline = Instant::now() + START_IP_TIMEOUT;
+    let deadline = Instant::now() + app.config.timeouts.start_ip;
     let mut next_ip_poll = Instant::now() + START_IP_POLL_INTERVAL;
     loop {
         let lines = follower.read_new_lines();
@@ -270,7 +272,10 @@ fn start(app: &Arc<App>, id: &str, name: &str) {
             );
         }
         if Instant::now() >= deadline {
-            let why = format!("no IP address after {} s", START_IP_TIMEOUT.as_secs());
+            let why = format!(
+                "no IP address after {} s",
+                app.config.timeouts.start_ip.as_secs()
+            );
             return fail_keep_running(app, id, &why);
         }
     }

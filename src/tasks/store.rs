@@ -177,6 +177,14 @@ impl TaskStore {
         Some((current, rx))
     }
 
+    /// Debug builds only: panics with the map's lock held, poisoning it (see
+    /// `http::handlers::debug_panic`).
+    #[cfg(debug_assertions)]
+    pub fn panic_while_locked(&self) -> ! {
+        let _inner = lock(&self.inner);
+        panic!("deliberate panic from the debug-build test route, with the task lock held");
+    }
+
     fn record(&self, task: &Task) {
         if let Some(journal) = &self.journal {
             journal.put(task);
