@@ -97,7 +97,11 @@ impl Server {
                 .map_err(|e| StartError::Bind(io::Error::other(e)))?,
         );
         let (fatal_tx, fatal_rx) = crossbeam_channel::bounded(1);
-        let mut threads = crate::http::spawn_http_workers(http.clone(), app.clone(), fatal_tx);
+        let (nudger, nudge_thread) =
+            crate::http::nudge::spawn_nudger(loopback_of(addr), app.shutdown_signal().clone());
+        let mut threads =
+            crate::http::spawn_http_workers(http.clone(), app.clone(), fatal_tx, nudger);
+        threads.push(nudge_thread);
         threads.push(spawn_refresher(app.clone()));
         Ok(Server {
             app,
@@ -167,6 +171,17 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Where this process reaches its own listener: loopback for a wildcard bind.
+fn loopback_of(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => {
+            SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        }
+        ip if ip.is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
+        _ => addr,
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod assets;
 pub mod guard;
 pub mod handlers;
+pub mod nudge;
 pub mod query;
 pub mod reply;
 pub mod router;
@@ -71,20 +72,26 @@ impl Head {
 
 /// Starts the request workers. Each ends when `recv` fails; an accept failure is
 /// reported once on `fatal` (tiny_http stops accepting for good after one, fact 4).
+/// Every request is reported to `nudger` (see [`nudge`]).
 pub fn spawn_http_workers(
     server: Arc<tiny_http::Server>,
     app: Arc<App>,
     fatal: Sender<String>,
+    nudger: nudge::Nudger,
 ) -> Vec<JoinHandle<()>> {
     (0..HTTP_WORKERS)
         .map(|i| {
             let (server, app, fatal) = (server.clone(), app.clone(), fatal.clone());
+            let nudger = nudger.clone();
             std::thread::Builder::new()
                 .name(format!("http-{i}"))
                 .spawn(move || {
                     loop {
                         match server.recv() {
-                            Ok(rq) => dispatch(&app, rq),
+                            Ok(rq) => {
+                                nudger.activity();
+                                dispatch(&app, rq);
+                            }
                             Err(e) => {
                                 if !app.shutting_down() {
                                     let _ = fatal.send(format!("the HTTP accept loop died: {e}"));
