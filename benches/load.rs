@@ -40,6 +40,8 @@ const SHORT_TASKS: usize = 200;
 const SUBMITTERS: usize = 8;
 /// Read timeout on every client socket: a hung server fails the run, never hangs it.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a WebSocket handshake may take before the client counts as refused.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(25);
 
 fn main() {
     if std::env::var_os("BENCH_AS_TART").is_some() {
@@ -48,12 +50,6 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("baseline-server") {
         return baseline_server(Path::new(&args[1]));
-    }
-    if args.first().map(String::as_str) == Some("ws-probe") {
-        let ready = Barrier::new(1);
-        let o = ws_client(&args[1], &ready);
-        eprintln!("lines {} messages {}", o.lines, o.messages);
-        return;
     }
     let opts = Options::parse(&args);
     let mut bench = Bench::new(opts);
@@ -101,7 +97,9 @@ impl Options {
                 }
                 // `cargo bench` passes `--bench`; anything else is a typo worth knowing.
                 "--bench" => {}
-                other => panic!("unknown option {other:?} (--seconds S, --rounds N, --line-interval-us U, --only PART, --quick)"),
+                other => panic!(
+                    "unknown option {other:?} (--seconds S, --rounds N, --line-interval-us U, --only PART, --quick)"
+                ),
             }
         }
         o
@@ -384,7 +382,11 @@ impl Bench {
         ));
         rows.push(row(
             "RSS / threads under GET load (peak, 32 conns)",
-            format!("{} / {}", mib(under_load.rss_kib * 1024), under_load.threads),
+            format!(
+                "{} / {}",
+                mib(under_load.rss_kib * 1024),
+                under_load.threads
+            ),
             "-",
             format!(
                 "{} / {}",
@@ -446,6 +448,13 @@ impl Bench {
         stop_sampling.store(true, Ordering::SeqCst);
         sampler.join().unwrap();
         let peak = *during.lock().unwrap();
+        let failed: Vec<String> = outcomes.iter().filter_map(|o| o.failed.clone()).collect();
+        if let Some(first) = failed.first() {
+            eprintln!(
+                "bench: {} WebSocket handshakes failed, e.g. {first}",
+                failed.len()
+            );
+        }
         let complete = outcomes.iter().filter(|o| o.lines == WS_LINES).count();
         let fewest = outcomes.iter().map(|o| o.lines).min().unwrap_or(0);
         let messages: usize = outcomes.iter().map(|o| o.messages).sum();
@@ -458,8 +467,13 @@ impl Bench {
             delays.last().copied().unwrap_or_default(),
         );
         rows.push(row(
-            &format!("WS fan-out, {WS_CLIENTS} clients x {WS_LINES} lines: clients with every line"),
-            format!("{complete}/{WS_CLIENTS} (fewest {fewest})"),
+            &format!(
+                "WS fan-out, {WS_CLIENTS} clients x {WS_LINES} lines: clients with every line"
+            ),
+            format!(
+                "{complete}/{WS_CLIENTS} (fewest {fewest}; {} handshakes failed)",
+                failed.len()
+            ),
             "all",
             "-".into(),
             Some(complete == WS_CLIENTS),
@@ -736,7 +750,14 @@ struct LoadResult {
 
 /// `conns` threads, each with its own keep-alive connection, sending `req` one after the
 /// other for the measured time after a warm-up; every latency is kept and sorted.
-fn load(port: u16, req: &[u8], body_len: usize, conns: usize, seconds: f64, pid: u32) -> LoadResult {
+fn load(
+    port: u16,
+    req: &[u8],
+    body_len: usize,
+    conns: usize,
+    seconds: f64,
+    pid: u32,
+) -> LoadResult {
     let warmup = Duration::from_secs_f64(seconds / 5.0);
     let measure = Duration::from_secs_f64(seconds);
     let barrier = Barrier::new(conns + 1);
@@ -920,6 +941,8 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 // WebSocket fan-out
 
 struct WsOutcome {
+    /// Why the handshake failed, if it did.
+    failed: Option<String>,
     /// Distinct lines seen.
     lines: usize,
     messages: usize,
@@ -932,30 +955,45 @@ struct WsOutcome {
 /// Snapshots are whole tasks, so a line counts as delivered in the first snapshot whose
 /// `logs` hold it; only lines newer than the newest seen are parsed (from the end back).
 fn ws_client(url: &str, ready: &Barrier) -> WsOutcome {
+    let mut out = WsOutcome {
+        failed: None,
+        lines: 0,
+        messages: 0,
+        bytes: 0,
+        delays: Vec::with_capacity(WS_LINES),
+    };
     let port: u16 = url
         .trim_start_matches("ws://127.0.0.1:")
         .split('/')
         .next()
         .and_then(|p| p.parse().ok())
         .unwrap();
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_nodelay(true).unwrap();
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let (mut ws, _) = tungstenite::client(url, stream).expect("WebSocket handshake");
-    let mut out = WsOutcome {
-        lines: 0,
-        messages: 0,
-        bytes: 0,
-        delays: Vec::with_capacity(WS_LINES),
+    let connected = TcpStream::connect(("127.0.0.1", port)).and_then(|stream| {
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+        Ok(stream)
+    });
+    let handshake = connected
+        .map_err(|e| e.to_string())
+        .and_then(|stream| tungstenite::client(url, stream).map_err(|e| e.to_string()));
+    let mut ws = match handshake {
+        Ok((ws, _)) => ws,
+        Err(e) => {
+            out.failed = Some(e);
+            ready.wait();
+            return out;
+        }
     };
+    let _ = ws.get_ref().set_read_timeout(Some(IO_TIMEOUT));
     let mut seen = vec![false; WS_LINES];
     let mut newest: Option<usize> = None;
     let mut first = true;
     loop {
         let msg = match ws.read() {
             Ok(m) => m,
-            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => break,
-            Err(e) => panic!("WebSocket read: {e}"),
+            // The server closes after the terminal snapshot; answering its close frame
+            // may then meet a closed socket (EPIPE). Lines are counted either way.
+            Err(_) => break,
         };
         let now = unix_nanos();
         let tungstenite::Message::Text(text) = msg else {
@@ -1036,7 +1074,11 @@ fn act_as_tart() {
             line.push('x');
         }
         line.push('\n');
-        if out.write_all(line.as_bytes()).and_then(|()| out.flush()).is_err() {
+        if out
+            .write_all(line.as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
             std::process::exit(1);
         }
     }
