@@ -41,7 +41,7 @@ const SUBMITTERS: usize = 8;
 /// Read timeout on every client socket: a hung server fails the run, never hangs it.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a WebSocket handshake may take before the client counts as refused.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(25);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn main() {
     if std::env::var_os("BENCH_AS_TART").is_some() {
@@ -236,6 +236,11 @@ impl Bench {
         ));
 
         let server = self.start_server("inventory", Path::new(SIM_BIN), &env(TART_LATENCY_MS));
+        // Wait for the start-up refresh to fail (the fault), so none is in flight.
+        let log = self.dir.0.join("server-inventory.log");
+        wait_until(Duration::from_secs(20), || {
+            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("refresh failed"))
+        });
         std::fs::write(&faults, "").unwrap();
         let mut conn = Conn::open(server.port);
         let t = Instant::now();
@@ -418,6 +423,8 @@ impl Bench {
         let server = self.start_server("fanout", &me, &env);
         let idle = proc_status(server.pid);
         let mut conn = Conn::open(server.port);
+        // First, on the fresh server: 100 handshakes at once.
+        let hung = burst_handshakes(&server, &mut conn, &go.with_extension("burst"));
         let (status, body) = conn.call(
             &server,
             "POST",
@@ -428,15 +435,20 @@ impl Bench {
         let task: Value = serde_json::from_slice(&body).unwrap();
         let id = task["id"].as_str().unwrap().to_string();
         eprintln!("bench: fan-out, {WS_CLIENTS} clients on task {id}");
+        // The clients connect one after another: tiny_http loses connections that arrive
+        // in a burst while upgraded ones pin its pool threads (measured separately below).
         let ready = Arc::new(Barrier::new(WS_CLIENTS + 1));
+        let url = format!(
+            "ws://127.0.0.1:{}/ws/tasks/{id}?token={}",
+            server.port, server.token
+        );
         let clients: Vec<_> = (0..WS_CLIENTS)
             .map(|_| {
-                let url = format!(
-                    "ws://127.0.0.1:{}/ws/tasks/{id}?token={}",
-                    server.port, server.token
-                );
-                let ready = ready.clone();
-                std::thread::spawn(move || ws_client(&url, &ready))
+                let (url, ready) = (url.clone(), ready.clone());
+                let (connected_tx, connected_rx) = std::sync::mpsc::channel();
+                let client = std::thread::spawn(move || ws_client(&url, &ready, &connected_tx));
+                let _ = connected_rx.recv_timeout(HANDSHAKE_TIMEOUT);
+                client
             })
             .collect();
         ready.wait();
@@ -514,6 +526,16 @@ impl Bench {
             "-",
             "-".into(),
             None,
+        ));
+        rows.push(row(
+            &format!(
+                "WS: {WS_CLIENTS} handshakes at once, answered within {} s",
+                HANDSHAKE_TIMEOUT.as_secs()
+            ),
+            format!("{}/{WS_CLIENTS}", WS_CLIENTS - hung),
+            "all",
+            "-".into(),
+            Some(hung == 0),
         ));
         drop(conn);
         self.stop(server);
@@ -954,7 +976,7 @@ struct WsOutcome {
 /// Follows a task until the server closes, noting when each numbered line first arrives.
 /// Snapshots are whole tasks, so a line counts as delivered in the first snapshot whose
 /// `logs` hold it; only lines newer than the newest seen are parsed (from the end back).
-fn ws_client(url: &str, ready: &Barrier) -> WsOutcome {
+fn ws_client(url: &str, ready: &Barrier, shaken: &std::sync::mpsc::Sender<()>) -> WsOutcome {
     let mut out = WsOutcome {
         failed: None,
         lines: 0,
@@ -976,6 +998,7 @@ fn ws_client(url: &str, ready: &Barrier) -> WsOutcome {
     let handshake = connected
         .map_err(|e| e.to_string())
         .and_then(|stream| tungstenite::client(url, stream).map_err(|e| e.to_string()));
+    let _ = shaken.send(());
     let mut ws = match handshake {
         Ok((ws, _)) => ws,
         Err(e) => {
@@ -1039,6 +1062,46 @@ fn ws_client(url: &str, ready: &Barrier) -> WsOutcome {
     out
 }
 
+/// Opens 100 WebSockets at once on a task that waits, and counts the handshakes that got
+/// no answer in time; then lets the task finish.
+fn burst_handshakes(server: &Started, conn: &mut Conn, go: &Path) -> usize {
+    let (status, body) = conn.call(
+        server,
+        "POST",
+        "/api/vms/pull",
+        Some(br#"{"oci_url":"ghcr.io/bench/burst:latest"}"#),
+    );
+    assert_eq!(status, 202, "pull: {}", String::from_utf8_lossy(&body));
+    let task: Value = serde_json::from_slice(&body).unwrap();
+    let url = format!(
+        "ws://127.0.0.1:{}/ws/tasks/{}?token={}",
+        server.port,
+        task["id"].as_str().unwrap(),
+        server.token
+    );
+    let start = Barrier::new(WS_CLIENTS);
+    let hung = std::thread::scope(|s| {
+        let clients: Vec<_> = (0..WS_CLIENTS)
+            .map(|_| {
+                let (url, start) = (&url, &start);
+                s.spawn(move || {
+                    start.wait();
+                    let stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+                    stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT)).unwrap();
+                    tungstenite::client(url.as_str(), stream).is_err()
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .map(|c| c.join())
+            .filter(|hung| matches!(hung, Ok(true)))
+            .count()
+    });
+    std::fs::write(go, b"go").unwrap();
+    hung
+}
+
 // ---------------------------------------------------------------------------------------
 // The tart stand-in (fan-out world)
 
@@ -1053,8 +1116,12 @@ fn act_as_tart() {
         std::process::exit(1);
     }
     let var = |name: &str| std::env::var(name).unwrap_or_default();
-    let go = PathBuf::from(var("BENCH_GO_FILE"));
-    let lines: usize = var("BENCH_LINES").parse().unwrap_or(WS_LINES);
+    let mut go = PathBuf::from(var("BENCH_GO_FILE"));
+    let mut lines: usize = var("BENCH_LINES").parse().unwrap_or(WS_LINES);
+    if args.iter().any(|a| a.contains("burst")) {
+        go.set_extension("burst");
+        lines = 0;
+    }
     let interval = Duration::from_micros(var("BENCH_LINE_INTERVAL_US").parse().unwrap_or(0));
     let deadline = Instant::now() + Duration::from_secs(60);
     while !go.exists() && Instant::now() < deadline {
