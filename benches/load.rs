@@ -627,7 +627,8 @@ impl Bench {
         let all_done = start.elapsed();
         stop_sampling.store(true, Ordering::SeqCst);
         sampler.join().unwrap();
-        std::thread::sleep(Duration::from_millis(500));
+        // tiny_http's pool lets an idle connection thread go after 5 s.
+        std::thread::sleep(Duration::from_secs(6));
         let after = proc_status(server.pid);
         let peak = *during.lock().unwrap();
         rows.push(row(
