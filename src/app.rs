@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::AtomicUsize;
 
-use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use crate::config::Config;
 use crate::inventory::Inventory;
@@ -28,11 +28,12 @@ pub struct App {
     pub index_html: Vec<u8>,
     /// Disconnected when the server shuts down.
     shutdown: Receiver<()>,
+    /// Refresh requests for the background refresher; one pending request is enough.
+    refresh_requests: (Sender<()>, Receiver<()>),
     tart_version: Mutex<Option<String>>,
 }
 
 impl App {
-    #[allow(clippy::too_many_arguments)] // one constructor wiring the parts; a builder would add nothing.
     pub fn new(
         config: Config,
         port: u16,
@@ -54,6 +55,7 @@ impl App {
             ws_clients: AtomicUsize::new(0),
             index_html,
             shutdown,
+            refresh_requests: crossbeam_channel::bounded(1),
             tart_version: Mutex::new(None),
         }
     }
@@ -76,6 +78,17 @@ impl App {
         let v = self.tart.version()?;
         *lock(&self.tart_version) = Some(v.clone());
         Ok(v)
+    }
+
+    /// Asks the background refresher for a refresh soon, without waiting for it. Requests
+    /// made while one is pending are merged into it.
+    pub fn request_refresh(&self) {
+        let _ = self.refresh_requests.0.try_send(());
+    }
+
+    /// The refresher's side of [`App::request_refresh`].
+    pub fn refresh_requests(&self) -> &Receiver<()> {
+        &self.refresh_requests.1
     }
 
     /// Refreshes the inventory, logging a failure (for background callers).

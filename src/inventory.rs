@@ -57,6 +57,22 @@ pub struct VmConfig {
     pub raw: Value,
 }
 
+/// What a finished action did to a VM (see [`Inventory::apply`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Started { ip: Option<String> },
+    Stopped,
+    Deleted,
+}
+
+fn set_state(vms: &mut [Vm], name: &str, state: &'static str, ip: Option<String>) {
+    if let Some(vm) = vms.iter_mut().find(|vm| vm.name == name) {
+        vm.status = state;
+        vm.state = Some(state.to_string());
+        vm.ip_address = ip;
+    }
+}
+
 /// Why a refresh failed; the inventory kept its last good state.
 #[derive(Debug, Clone)]
 pub struct RefreshFailed {
@@ -126,6 +142,20 @@ impl Inventory {
     pub fn status(&self) -> (Option<String>, Option<f64>) {
         let state = lock(&self.state);
         (state.last_error.clone(), state.refreshed_at)
+    }
+
+    /// Records in the cached list what a finished action did to a VM, so that a client
+    /// that sees the task end also sees its effect; the next refresh confirms it.
+    pub fn apply(&self, name: &str, change: Change) {
+        let mut state = lock(&self.state);
+        match change {
+            Change::Deleted => state.vms.retain(|vm| vm.name != name),
+            Change::Started { ip } => set_state(&mut state.vms, name, "running", ip),
+            Change::Stopped => set_state(&mut state.vms, name, "stopped", None),
+        }
+        state.json = serde_json::to_vec(&state.vms)
+            .expect("a Vm always serializes")
+            .into();
     }
 
     /// Marks a VM's cached configuration as outdated (a task changed the VM).

@@ -53,6 +53,10 @@ pub const MAX_LOG_LINES: usize = 2_000;
 /// Longest log line kept (4 KiB); longer lines are cut and marked.
 pub const MAX_LOG_LINE_BYTES: usize = 4 * 1024;
 
+/// `tart run` log files kept in `<data-dir>/logs` (200); starting a VM deletes the
+/// oldest beyond this. A VM's log is only read while its start task runs.
+pub const MAX_RUN_LOGS: usize = 200;
+
 /// `stderr` tail kept in a task (16 KiB).
 pub const MAX_STDERR_TAIL_BYTES: usize = 16 * 1024;
 

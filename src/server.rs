@@ -169,20 +169,27 @@ impl Drop for Server {
     }
 }
 
-/// Refreshes the inventory at start and then every `refresh_interval`.
+/// Refreshes the inventory at start, every `refresh_interval`, and whenever a task
+/// asks for it (merged: many finished tasks cost one refresh, not one each).
 fn spawn_refresher(app: Arc<App>) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("inventory-refresh".into())
         .spawn(move || {
             app.refresh_quietly();
-            let Some(interval) = app.config.refresh_interval else {
-                return;
+            let ticker = match app.config.refresh_interval {
+                Some(interval) => crossbeam_channel::tick(interval),
+                None => crossbeam_channel::never(),
             };
-            let shutdown = app.shutdown_signal().clone();
-            while shutdown.recv_timeout(interval)
-                == Err(crossbeam_channel::RecvTimeoutError::Timeout)
-            {
-                app.refresh_quietly();
+            let (requests, shutdown) = (
+                app.refresh_requests().clone(),
+                app.shutdown_signal().clone(),
+            );
+            loop {
+                crossbeam_channel::select! {
+                    recv(ticker) -> _ => app.refresh_quietly(),
+                    recv(requests) -> _ => app.refresh_quietly(),
+                    recv(shutdown) -> _ => return,
+                }
             }
         })
         .expect("cannot start the refresh thread")

@@ -632,3 +632,50 @@ fn curl_style_keep_alive_requests_share_a_connection() {
         assert_eq!(r.status, 200);
     }
 }
+
+#[test]
+fn a_pulled_image_can_be_deleted_by_its_reference() {
+    let server = TestServer::start();
+    let out = server.sim(&["pull", "ghcr.io/cirruslabs/ubuntu:latest"]);
+    assert!(out.status.success());
+    server.post("/api/vms/refresh", "{}");
+    let path = "/api/vms/ghcr.io%2Fcirruslabs%2Fubuntu%3Alatest";
+    let image = server.get(path);
+    assert_eq!(image.status, 200, "{}", image.text());
+    assert_eq!(image.json()["source"], "oci");
+    assert_eq!(
+        server.get(&format!("{path}/config")).status,
+        400,
+        "config is for local VMs"
+    );
+    assert_eq!(
+        server.post(&format!("{path}/start"), "{}").status,
+        400,
+        "an image cannot run"
+    );
+    let delete = server.post(&format!("{path}/delete"), "{}").json();
+    let task = server.wait_task(delete["id"].as_str().unwrap());
+    assert_eq!(task["status"], "completed", "{task}");
+    let last = task["command"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last, "ghcr.io/cirruslabs/ubuntu:latest");
+    assert_eq!(server.get(path).status, 404);
+}
+
+#[test]
+fn a_failed_refresh_keeps_the_last_good_inventory_and_says_why() {
+    let server = TestServer::start();
+    server.create_vm("ubuntu");
+    let good = server.post("/api/vms/refresh", "{}").json();
+    server.set_faults("fail list 1 Error: something broke\n");
+    let failed = server.post("/api/vms/refresh", "{}");
+    assert_eq!(failed.status, 502);
+    let body = failed.json();
+    assert!(
+        body["detail"].as_str().unwrap().contains("something broke"),
+        "{body}"
+    );
+    assert_eq!(body["vms"], good);
+    assert_eq!(server.get("/api/vms").json(), good);
+    server.set_faults("");
+    assert_eq!(server.post("/api/vms/refresh", "{}").status, 200);
+}

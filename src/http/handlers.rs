@@ -227,7 +227,7 @@ pub fn get_task(app: &App, id: &str) -> Result<Reply, Error> {
 /// Checks a WebSocket upgrade before it happens: the task exists and the handshake is
 /// well-formed. Answered as plain HTTP when not.
 pub fn websocket(app: &App, head: &Head, id: &str) -> Result<Routed, Error> {
-    if app.tasks.get_json(id).is_none() {
+    if !app.tasks.contains(id) {
         return Err(Error::NotFound("Task not found".into()));
     }
     crate::ws::check_handshake(head)?;

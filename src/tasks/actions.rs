@@ -18,9 +18,10 @@ use serde_json::json;
 use super::model::{Action, Task, TaskStatus};
 use crate::app::App;
 use crate::error::Error;
+use crate::inventory::Change;
 use crate::limits::{
-    START_IP_POLL_INTERVAL, START_IP_TIMEOUT, START_LOG_POLL_INTERVAL, TART_DELETE_TIMEOUT,
-    TART_PULL_TIMEOUT, TART_STOP_TIMEOUT,
+    MAX_RUN_LOGS, START_IP_POLL_INTERVAL, START_IP_TIMEOUT, START_LOG_POLL_INTERVAL,
+    TART_DELETE_TIMEOUT, TART_PULL_TIMEOUT, TART_STOP_TIMEOUT,
 };
 use crate::tart::parse::{clean_line, ip_from_vnc_url, progress, vnc_url};
 use crate::tart::runner::LineSplitter;
@@ -56,14 +57,16 @@ fn run_job(app: &Arc<App>, id: &str, action: Action, target: &str) {
             .update(id, |t| t.fail("the server is shutting down"));
         return;
     }
+    app.inventory.invalidate(target);
     match action {
         Action::StartVm => start(app, id, target),
         Action::StopVm => stop(app, id, target),
         Action::DeleteVm => delete(app, id, target),
         Action::PullVm => pull(app, id, target),
     }
-    app.inventory.invalidate(target);
-    app.refresh_quietly();
+    // What the action changed is already in the cached list (see `finish`); a refresh
+    // confirms it and picks up anything else.
+    app.request_refresh();
 }
 
 /// Runs one `tart` call for a task: records the argv, streams the lines into the logs
@@ -108,7 +111,8 @@ fn run_step(
     }
 }
 
-/// Ends a task from the outcome of its last call.
+/// Ends a task from the outcome of its last call. Callers record the action's effect in
+/// the inventory before, so a client that sees the task end also sees its effect.
 fn finish(
     app: &App,
     id: &str,
@@ -194,6 +198,9 @@ fn pull(app: &App, id: &str, reference: &str) {
     };
     if outcome.success() {
         app.tasks.update(id, |t| t.progress = Some(100.0));
+        // New images are new rows: list them before the task ends (a pull is long; one
+        // more `tart list` is nothing next to it).
+        app.refresh_quietly();
     }
     let result = json!({ "message": format!("Pulled {reference}"), "image": reference });
     finish(app, id, "pull", &outcome, TART_PULL_TIMEOUT, result);
@@ -271,6 +278,8 @@ fn start(app: &Arc<App>, id: &str, name: &str) {
 
 fn started(app: &App, id: &str, name: &str, ip: Option<String>, url: Option<String>) {
     let vnc_url = url.or_else(|| ip.as_ref().map(|ip| format!("vnc://{ip}")));
+    app.inventory
+        .apply(name, Change::Started { ip: ip.clone() });
     app.tasks.update(id, |t| {
         t.status = TaskStatus::Completed;
         t.result = Some(json!({
@@ -319,6 +328,7 @@ fn open_run_log(app: &App, name: &str) -> std::io::Result<(PathBuf, File)> {
         .recursive(true)
         .mode(0o700)
         .create(&dir)?;
+    prune_run_logs(&dir);
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -330,6 +340,25 @@ fn open_run_log(app: &App, name: &str) -> std::io::Result<(PathBuf, File)> {
         .mode(0o600)
         .open(&path)?;
     Ok((path, file))
+}
+
+/// Deletes the oldest run logs beyond [`MAX_RUN_LOGS`], oldest by modification time.
+fn prune_run_logs(dir: &std::path::Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut logs: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if logs.len() < MAX_RUN_LOGS {
+        return;
+    }
+    logs.sort();
+    for (_, path) in &logs[..=logs.len() - MAX_RUN_LOGS] {
+        let _ = fs::remove_file(path);
+    }
 }
 
 /// Waits for a detached `tart run` on its own thread, so it never becomes a zombie, and
@@ -401,5 +430,33 @@ impl LogFollower {
             .map(clean_line)
             .collect::<Vec<_>>()
             .join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_logs_are_pruned_oldest_first() {
+        let dir = std::env::temp_dir().join(format!("tf-prune-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let base = std::time::SystemTime::now() - Duration::from_secs(10_000);
+        for i in 0..MAX_RUN_LOGS + 5 {
+            let file = File::create(dir.join(format!("vm-{i}.log"))).unwrap();
+            file.set_modified(base + Duration::from_secs(i as u64))
+                .unwrap();
+        }
+        File::create(dir.join("keep.txt")).unwrap();
+        prune_run_logs(&dir);
+        let left = fs::read_dir(&dir).unwrap().count();
+        assert_eq!(
+            left,
+            MAX_RUN_LOGS - 1 + 1,
+            "room for one new log, plus the non-log file"
+        );
+        assert!(!dir.join("vm-0.log").exists() && !dir.join("vm-5.log").exists());
+        assert!(dir.join("vm-6.log").exists());
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -292,7 +292,8 @@ impl Spec {
     }
 
     fn check_positionals(&self, parsed: &Parsed) -> Result<(), Failure> {
-        let given = parsed.positionals.len();
+        // Passthrough arguments (`exec`'s command) fill the trailing positional.
+        let given = parsed.positionals.len() + usize::from(!parsed.rest.is_empty());
         let required = self.positionals.iter().filter(|p| !p.optional).count();
         if given < required {
             let missing = &self.positionals[given];
@@ -345,12 +346,23 @@ impl Spec {
                 None => String::new(),
             };
             shown.push_str(&synopsis_of(o));
-            text.push_str(&format!("  {shown:<24}{}\n", o.help));
+            if shown.len() < HELP_COLUMN {
+                text.push_str(&format!("  {shown:<HELP_COLUMN$}{}\n", o.help));
+            } else {
+                // Too long for the column: ArgumentParser moves the help to the next line.
+                text.push_str(&format!("  {shown}\n  {:HELP_COLUMN$}{}\n", "", o.help));
+            }
         }
-        text.push_str(&format!("  {:<24}Show help information.", "-h, --help"));
+        text.push_str(&format!(
+            "  {:<HELP_COLUMN$}Show help information.",
+            "-h, --help"
+        ));
         output::out_line(&text);
     }
 }
+
+/// Width of the option column in `--help` output, as ArgumentParser lays it out.
+const HELP_COLUMN: usize = 24;
 
 /// `--format <format>` or `--quiet`.
 fn synopsis_of(opt: &Opt) -> String {

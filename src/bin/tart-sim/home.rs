@@ -17,6 +17,9 @@ use crate::lock;
 /// The three files that make a directory a VM.
 const VM_FILES: [&str; 3] = ["config.json", "disk.img", "nvram.bin"];
 
+/// How old an unlocked `tmp/` entry must be before the GC deletes it (see `gc_tmp`).
+const TMP_GC_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The message tart prints for a VM directory that lacks one of [`VM_FILES`].
 pub const MISSING_FILES: &str =
     "VM is missing some of its files (config.json, disk.img or nvram.bin)";
@@ -137,13 +140,22 @@ impl Home {
     }
 
     /// Deletes every `tmp/` entry that no live process holds an flock on.
+    ///
+    /// Unlike tart, entries younger than [`TMP_GC_GRACE`] are left alone: tart has a
+    /// window between creating an entry and locking it in which a concurrent command's
+    /// GC can delete it; the simulator closes it so that tests are deterministic.
     pub fn gc_tmp(&self) -> io::Result<()> {
         for entry in fs::read_dir(self.tmp_dir())? {
             let path = entry?.path();
             let Ok(file) = File::open(&path) else {
                 continue;
             };
-            if file.try_lock().is_ok() {
+            let young = fs::symlink_metadata(&path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_none_or(|age| age < TMP_GC_GRACE);
+            if !young && file.try_lock().is_ok() {
                 let meta = fs::symlink_metadata(&path)?;
                 if meta.is_dir() {
                     fs::remove_dir_all(&path)?;

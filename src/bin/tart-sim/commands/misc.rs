@@ -254,9 +254,6 @@ fn populate_cache(home: &Home, source: &VmDir, remote: &oci::RemoteName) -> Resu
 /// `tart exec`: there is no guest agent, so a running VM cannot be reached.
 pub fn exec(args: &[String], ctx: &Ctx) -> Result<(), Failure> {
     let parsed = EXEC.parse(args)?;
-    if parsed.rest.is_empty() {
-        return Err(EXEC.error("Missing expected argument '<command> ...'"));
-    }
     let home = ctx.home(true)?;
     let name = parsed.pos(0);
     let vm = home.local_vm(name)?;

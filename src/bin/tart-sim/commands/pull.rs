@@ -169,12 +169,11 @@ pub fn link_tag(home: &Home, remote: &RemoteName) -> Result<(), Failure> {
             .map(drop)
             .map_err(|e| Failure::io("marking image", e));
     }
-    let staged = home.tmp_dir().join(format!("{}.link", ids::uuid()));
+    // Staged inside a locked tmp/ entry so a concurrent GC cannot remove it mid-way.
+    let tmp = home.new_tmp_dir()?;
+    let staged = tmp.path.join("link");
     std::os::unix::fs::symlink(&digest, &staged).map_err(|e| Failure::io("linking tag", e))?;
-    fs::rename(&staged, remote.entry_path(home)).map_err(|e| {
-        let _ = fs::remove_file(&staged);
-        Failure::io("linking tag", e)
-    })
+    fs::rename(&staged, remote.entry_path(home)).map_err(|e| Failure::io("linking tag", e))
 }
 
 /// Writes a simulated image (config.json, sparse disk.img, nvram.bin, manifest.json).

@@ -1,0 +1,64 @@
+# Shared by the API scripts: where the server is and how to authenticate.
+#   TARTVM_URL       the server (default http://127.0.0.1:8000)
+#   TARTVM_DATA_DIR  the server's data folder, which holds the token (default ~/.tartvm-manager)
+set -euo pipefail
+
+TARTVM_URL="${TARTVM_URL:-http://127.0.0.1:8000}"
+TOKEN_FILE="${TARTVM_DATA_DIR:-$HOME/.tartvm-manager}/token"
+[ -r "$TOKEN_FILE" ] || { echo "no token at $TOKEN_FILE: has the server run yet?" >&2; exit 2; }
+TOKEN="$(cat "$TOKEN_FILE")"
+
+# api METHOD PATH [JSON-BODY]: prints the response body; fails on an HTTP error, showing it.
+api() {
+  local method="$1" path="$2" body="${3:-}"
+  local args=(--silent --show-error --max-time 60 -X "$method" -H "X-Local-Token: $TOKEN")
+  if [ -n "$body" ]; then args+=(-H "Content-Type: application/json" --data "$body"); fi
+  local out status
+  out="$(curl "${args[@]}" --write-out '\n%{http_code}' "$TARTVM_URL$path")"
+  status="${out##*$'\n'}"
+  out="${out%$'\n'*}"
+  if [ "$status" -ge 400 ]; then
+    echo "HTTP $status: $out" >&2
+    return 1
+  fi
+  printf '%s\n' "$out"
+}
+
+# json_field NAME: the first string or number value of "NAME" in the JSON on stdin.
+json_field() {
+  sed -n "s/^[^{]*{.*\"$1\":\(\"\([^\"]*\)\"\|\([0-9.][0-9.]*\)\).*/\2\3/p" | head -n 1
+}
+
+# urlencode TEXT: percent-encodes a path segment (VM names, image references).
+urlencode() {
+  local s="$1" out="" c i
+  for ((i = 0; i < ${#s}; i++)); do
+    c="${s:i:1}"
+    case "$c" in [a-zA-Z0-9.~_-]) out+="$c" ;; *) out+="$(printf '%%%02X' "'$c")" ;; esac
+  done
+  printf '%s' "$out"
+}
+
+# wait_task TASK-JSON: follows the task until it ends, printing new log lines (and the
+# progress, for pulls); prints the final task; exits 0 if it completed, 1 if it failed.
+wait_task() {
+  local id status task seen=0 lines
+  id="$(printf '%s' "$1" | json_field id)"
+  [ -n "$id" ] || { echo "no task id in: $1" >&2; return 1; }
+  echo "task $id" >&2
+  while :; do
+    task="$(api GET "/api/tasks/$id")"
+    # One log line per JSON string in "logs": [...]; printed once each.
+    lines="$(printf '%s' "$task" | sed -n 's/.*"logs":\[\(.*\)\],"vm_name".*/\1/p' | sed 's/","/\n/g; s/^"//; s/"$//')"
+    if [ -n "$lines" ]; then
+      printf '%s\n' "$lines" | tail -n +$((seen + 1)) | sed 's/^/  | /' >&2
+      seen="$(printf '%s\n' "$lines" | wc -l)"
+    fi
+    status="$(printf '%s' "$task" | json_field status)"
+    case "$status" in
+      completed) printf '%s\n' "$task"; return 0 ;;
+      failed) printf '%s\n' "$task"; echo "task failed: $(printf '%s' "$task" | json_field error)" >&2; return 1 ;;
+    esac
+    sleep 0.5
+  done
+}
