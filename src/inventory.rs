@@ -153,7 +153,10 @@ impl Inventory {
             Change::Started { ip } => set_state(&mut state.vms, name, "running", ip),
             Change::Stopped => set_state(&mut state.vms, name, "stopped", None),
         }
-        state.json = serde_json::to_vec(&state.vms)
+        *self
+            .json
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = serde_json::to_vec(&state.vms)
             .expect("a Vm always serializes")
             .into();
     }
