@@ -7,7 +7,7 @@
 //! with no lock held; the state lock is taken only to read or swap results. The
 //! serialized list has its own `RwLock`, so the hot `GET /api/vms` path never queues
 //! behind another reader: with 16 HTTP workers on 2 cores, a worker preempted while
-//! holding a plain mutex made the others wait a time slice (p99 of 8 ms instead of 2).
+//! holding a plain mutex makes the others wait out its time slice.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
