@@ -103,7 +103,7 @@ fn serve_client<S: std::io::Read + std::io::Write>(
     let ticker = crossbeam_channel::tick(WS_PING_INTERVAL);
     let mut latest = current;
     loop {
-        if socket.send(Message::text(latest.json.as_str())).is_err() {
+        if socket.send(Message::Text(latest.json.clone())).is_err() {
             return; // the client is gone or too slow to take a write in time.
         }
         if latest.terminal {

@@ -20,7 +20,9 @@ use crate::sync::{lock, unix_now};
 /// One serialized state of a task, shared by every subscriber.
 #[derive(Debug)]
 pub struct Snapshot {
-    pub json: String,
+    /// Reference-counted text: every WebSocket client sends the same bytes without
+    /// copying them (a snapshot of a chatty task is ~100 KB; 100 clients would copy 10 MB).
+    pub json: tungstenite::Utf8Bytes,
     pub terminal: bool,
 }
 
@@ -194,7 +196,9 @@ impl TaskStore {
 
 fn snapshot(task: &Task) -> Arc<Snapshot> {
     Arc::new(Snapshot {
-        json: serde_json::to_string(task).expect("a Task always serializes"),
+        json: serde_json::to_string(task)
+            .expect("a Task always serializes")
+            .into(),
         terminal: task.status.is_terminal(),
     })
 }

@@ -1,0 +1,1402 @@
+//! The performance benchmark (issue 6): starts the release server with the simulator in
+//! a temporary world, measures it, measures a bare tiny_http baseline with the same load
+//! generator in the same run, and prints one table. Run it with `scripts/bench`.
+//!
+//! The binary has three roles, chosen at start:
+//! - the benchmark itself (the default);
+//! - `baseline-server <payload-file>`: a bare tiny_http server with `TCP_NODELAY` that
+//!   answers every request with the payload, in its own process like the real server;
+//! - a `tart` stand-in when `BENCH_AS_TART` is set (the fan-out world): `pull` waits for
+//!   a go file and then prints numbered, timestamped lines; every other command is
+//!   handed to `tart-sim`.
+//!
+//! Every child it starts is killed and waited for on the way out (also on a panic), and
+//! the temporary world is removed.
+
+use std::collections::HashMap;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+const SERVER_BIN: &str = env!("CARGO_BIN_EXE_taartenfabriek");
+const SIM_BIN: &str = env!("CARGO_BIN_EXE_tart-sim");
+
+/// VMs in the inventory world, and how many of them run.
+const VMS: usize = 50;
+const RUNNING: usize = 20;
+/// Simulated per-call latency for the refresh figure.
+const TART_LATENCY_MS: u64 = 200;
+/// Fan-out: WebSocket clients and lines printed by the task's `tart`.
+const WS_CLIENTS: usize = 100;
+const WS_LINES: usize = 1_000;
+/// Short tasks submitted at once, and the connections that submit them.
+const SHORT_TASKS: usize = 200;
+const SUBMITTERS: usize = 8;
+/// Read timeout on every client socket: a hung server fails the run, never hangs it.
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a WebSocket handshake may take before the client counts as refused.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn main() {
+    if std::env::var_os("BENCH_AS_TART").is_some() {
+        return act_as_tart();
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("baseline-server") {
+        return baseline_server(Path::new(&args[1]));
+    }
+    let opts = Options::parse(&args);
+    let mut bench = Bench::new(opts);
+    let rows = bench.run();
+    print_table(&rows);
+}
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+struct Options {
+    /// Seconds each load run measures (after a warm-up of a fifth of it).
+    seconds: f64,
+    /// Load runs per configuration; the best of them is reported, for both sides alike.
+    rounds: usize,
+    /// Microseconds between the fan-out lines (0: as fast as tart can print them).
+    line_interval_us: u64,
+    /// Run only this part (`inventory`, `fanout`, `tasks`); all when empty.
+    only: String,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Options {
+        let mut o = Options {
+            seconds: 3.0,
+            rounds: 3,
+            line_interval_us: 0,
+            only: String::new(),
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut num = |name: &str| -> f64 {
+                it.next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("{name} needs a number"))
+            };
+            match a.as_str() {
+                "--seconds" => o.seconds = num("--seconds"),
+                "--rounds" => o.rounds = num("--rounds") as usize,
+                "--line-interval-us" => o.line_interval_us = num("--line-interval-us") as u64,
+                "--only" => o.only = it.next().cloned().unwrap_or_default(),
+                "--quick" => {
+                    o.seconds = 1.0;
+                    o.rounds = 1;
+                }
+                // `cargo bench` passes `--bench`; anything else is a typo worth knowing.
+                "--bench" => {}
+                other => panic!(
+                    "unknown option {other:?} (--seconds S, --rounds N, --line-interval-us U, --only PART, --quick)"
+                ),
+            }
+        }
+        o
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The run
+
+/// One line of the table.
+struct Row {
+    figure: String,
+    ours: String,
+    target: String,
+    baseline: String,
+    /// `Some(true)` met, `Some(false)` missed, `None` no target.
+    met: Option<bool>,
+}
+
+fn row(figure: &str, ours: String, target: &str, baseline: String, met: Option<bool>) -> Row {
+    Row {
+        figure: figure.to_string(),
+        ours,
+        target: target.to_string(),
+        baseline,
+        met,
+    }
+}
+
+/// Fields drop in order: the children are killed before their world is removed.
+struct Bench {
+    opts: Options,
+    children: Children,
+    dir: TempDir,
+}
+
+impl Bench {
+    fn new(opts: Options) -> Bench {
+        Bench {
+            opts,
+            children: Children::default(),
+            dir: TempDir::new(),
+        }
+    }
+
+    fn run(&mut self) -> Vec<Row> {
+        let mut rows = Vec::new();
+        eprintln!("bench: world in {}", self.dir.0.display());
+        let part = |name: &str| self.opts.only.is_empty() || self.opts.only == name;
+        let (inventory, fanout, tasks) = (part("inventory"), part("fanout"), part("tasks"));
+        if inventory {
+            self.inventory_world(&mut rows);
+        }
+        if fanout {
+            self.fan_out(&mut rows);
+        }
+        if tasks {
+            self.short_tasks(&mut rows);
+        }
+        rows.push(row(
+            "release binary size",
+            mib(std::fs::metadata(SERVER_BIN).map(|m| m.len()).unwrap_or(0)),
+            "-",
+            "-".into(),
+            None,
+        ));
+        rows
+    }
+
+    /// 50 VMs, 20 running: start-up, refresh (cold and warm), idle memory, and the
+    /// `GET /api/vms` load against the bare tiny_http baseline.
+    fn inventory_world(&mut self, rows: &mut Vec<Row>) {
+        let home = self.dir.0.join("home-inventory");
+        std::fs::create_dir_all(&home).unwrap();
+        eprintln!("bench: creating {VMS} VMs, starting {RUNNING}");
+        for i in 1..=VMS {
+            sim(&home, &["create", "--linux", &vm_name(i)]);
+        }
+        for i in 1..=RUNNING {
+            let child = Command::new(SIM_BIN)
+                .args(["run", "--no-graphics", &vm_name(i)])
+                .env("TART_HOME", &home)
+                .env("TART_SIM_BOOT_MS", "0")
+                .env("CI", "1")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start tart-sim run");
+            self.children.add(child);
+        }
+        wait_until(Duration::from_secs(20), || {
+            let out = sim(&home, &["list", "--format", "json"]);
+            let list: Vec<Value> = serde_json::from_slice(&out).unwrap_or_default();
+            let running = list.iter().filter(|v| v["State"] == "running").count();
+            let leased = (1..=RUNNING)
+                .filter(|&i| !sim(&home, &["ip", &vm_name(i)]).is_empty())
+                .count();
+            running == RUNNING && leased == RUNNING
+        });
+
+        // Start-up: median of five starts to the first answered health check. The fault
+        // makes the start-up refresh fail at once, so the first timed refresh is cold.
+        let faults = self.dir.0.join("faults-inventory");
+        std::fs::write(&faults, "fail list 1 bench: not yet\n").unwrap();
+        let env = |latency: u64| {
+            vec![
+                ("TART_HOME".to_string(), home.display().to_string()),
+                ("TART_SIM_LATENCY_MS".to_string(), latency.to_string()),
+                ("TART_SIM_FAULTS".to_string(), faults.display().to_string()),
+            ]
+        };
+        let mut startups = Vec::new();
+        for i in 0..5 {
+            let s = self.start_server(&format!("startup-{i}"), Path::new(SIM_BIN), &env(0));
+            startups.push(s.startup);
+            self.stop(s);
+        }
+        let mut baseline_startups = Vec::new();
+        let payload = self.dir.0.join("payload.json");
+        std::fs::write(&payload, b"[]").unwrap();
+        for _ in 0..5 {
+            let b = self.start_baseline(&payload);
+            baseline_startups.push(b.startup);
+            self.stop(b);
+        }
+        let startup = median(&mut startups);
+        rows.push(row(
+            "start-up to first answered GET /api/health",
+            ms(startup),
+            "<= 50 ms",
+            ms(median(&mut baseline_startups)),
+            Some(startup <= Duration::from_millis(50)),
+        ));
+
+        let server = self.start_server("inventory", Path::new(SIM_BIN), &env(TART_LATENCY_MS));
+        // Wait for the start-up refresh to fail (the fault), so none is in flight.
+        let log = self.dir.0.join("server-inventory.log");
+        wait_until(Duration::from_secs(20), || {
+            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("refresh failed"))
+        });
+        std::fs::write(&faults, "").unwrap();
+        let mut conn = Conn::open(server.port);
+        let t = Instant::now();
+        let (status, body) = conn.call(&server, "POST", "/api/vms/refresh", Some(b"{}"));
+        let cold = t.elapsed();
+        assert_eq!(status, 200, "refresh: {}", String::from_utf8_lossy(&body));
+        let vms: Vec<Value> = serde_json::from_slice(&body).unwrap();
+        assert_eq!(vms.len(), VMS);
+        let with_ip = vms.iter().filter(|v| v["ip_address"].is_string()).count();
+        assert_eq!(with_ip, RUNNING, "every running VM has its IP");
+        let mut warm = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            let (status, _) = conn.call(&server, "POST", "/api/vms/refresh", Some(b"{}"));
+            warm.push(t.elapsed());
+            assert_eq!(status, 200);
+        }
+        let warm = median(&mut warm);
+        // The floor: two tart calls one after the other (list, then the per-VM round).
+        let floor = {
+            let t = Instant::now();
+            sim_with(&home, &["list", "--format", "json"], TART_LATENCY_MS);
+            sim_with(&home, &["ip", &vm_name(1)], TART_LATENCY_MS);
+            t.elapsed()
+        };
+        rows.push(row(
+            "refresh, 50 VMs / 20 running, 200 ms per tart call: first (cold)",
+            secs(cold),
+            "<= 0.6 s",
+            format!("{} (2 calls in a row)", secs(floor)),
+            Some(cold <= Duration::from_millis(600)),
+        ));
+        rows.push(row(
+            "refresh, same, later (tart get cached; list + 20 ip)",
+            secs(warm),
+            "<= 0.6 s",
+            format!("{} (2 calls in a row)", secs(floor)),
+            Some(warm <= Duration::from_millis(600)),
+        ));
+
+        std::thread::sleep(Duration::from_millis(500));
+        let idle = proc_status(server.pid);
+        drop(conn);
+
+        // GET /api/vms under load, against the bare tiny_http server with the same bytes.
+        let (_, list) = Conn::open(server.port).call(&server, "GET", "/api/vms", None);
+        std::fs::write(&payload, &list).unwrap();
+        let baseline = self.start_baseline(&payload);
+        let idle_baseline = proc_status(baseline.pid);
+        let ours_req = get_request(server.port, Some(&server.token));
+        let base_req = get_request(baseline.port, Some(&server.token));
+        let mut results: HashMap<(bool, usize), LoadResult> = HashMap::new();
+        let mut under_load = ProcStatus::default();
+        let mut under_load_baseline = ProcStatus::default();
+        for conns in [1, 32] {
+            for round in 0..self.opts.rounds {
+                for ours in [true, false] {
+                    let (port, req, pid) = if ours {
+                        (server.port, &ours_req, server.pid)
+                    } else {
+                        (baseline.port, &base_req, baseline.pid)
+                    };
+                    eprintln!(
+                        "bench: GET /api/vms {} conns={conns} round {}",
+                        if ours { "server" } else { "baseline" },
+                        round + 1
+                    );
+                    let r = load(port, req, list.len(), conns, self.opts.seconds, pid);
+                    let peak = if ours {
+                        &mut under_load
+                    } else {
+                        &mut under_load_baseline
+                    };
+                    peak.max_with(&r.peak);
+                    let best = results.entry((ours, conns)).or_insert_with(|| r.clone());
+                    if r.rps > best.rps {
+                        *best = r;
+                    }
+                }
+            }
+        }
+        for conns in [1, 32] {
+            let (o, b) = (&results[&(true, conns)], &results[&(false, conns)]);
+            let figure = format!("GET /api/vms ({} B), {conns} conn", list.len());
+            if conns == 32 {
+                rows.push(row(
+                    &format!("{figure}: req/s"),
+                    format!("{:.0}", o.rps),
+                    ">= 20,000",
+                    format!("{:.0}", b.rps),
+                    Some(o.rps >= 20_000.0),
+                ));
+                rows.push(row(
+                    &format!("{figure}: p50"),
+                    ms(o.p50),
+                    "-",
+                    ms(b.p50),
+                    None,
+                ));
+                rows.push(row(
+                    &format!("{figure}: p99"),
+                    ms(o.p99),
+                    "<= 2 ms",
+                    ms(b.p99),
+                    Some(o.p99 <= Duration::from_millis(2)),
+                ));
+            } else {
+                rows.push(row(
+                    &format!("{figure}: req/s"),
+                    format!("{:.0}", o.rps),
+                    "-",
+                    format!("{:.0}", b.rps),
+                    None,
+                ));
+                rows.push(row(
+                    &format!("{figure}: p50"),
+                    ms(o.p50),
+                    "<= 0.2 ms",
+                    ms(b.p50),
+                    Some(o.p50 <= Duration::from_micros(200)),
+                ));
+                rows.push(row(
+                    &format!("{figure}: p99"),
+                    ms(o.p99),
+                    "-",
+                    ms(b.p99),
+                    None,
+                ));
+            }
+        }
+        rows.push(row(
+            "RSS idle (50 VMs loaded)",
+            mib(idle.rss_kib * 1024),
+            "<= 8 MiB",
+            mib(idle_baseline.rss_kib * 1024),
+            Some(idle.rss_kib <= 8 * 1024),
+        ));
+        rows.push(row(
+            "threads idle (50 VMs loaded)",
+            idle.threads.to_string(),
+            "bounded",
+            idle_baseline.threads.to_string(),
+            None,
+        ));
+        rows.push(row(
+            "RSS / threads under GET load (peak, 32 conns)",
+            format!(
+                "{} / {}",
+                mib(under_load.rss_kib * 1024),
+                under_load.threads
+            ),
+            "-",
+            format!(
+                "{} / {}",
+                mib(under_load_baseline.rss_kib * 1024),
+                under_load_baseline.threads
+            ),
+            None,
+        ));
+        self.stop(baseline);
+        self.stop(server);
+    }
+
+    /// 100 WebSocket clients on one task whose `tart` prints 1,000 lines.
+    fn fan_out(&mut self, rows: &mut Vec<Row>) {
+        let home = self.dir.0.join("home-fanout");
+        std::fs::create_dir_all(&home).unwrap();
+        let go = self.dir.0.join("fanout-go");
+        let me = std::env::current_exe().unwrap();
+        let env = vec![
+            ("TART_HOME".to_string(), home.display().to_string()),
+            ("BENCH_AS_TART".to_string(), "1".to_string()),
+            ("BENCH_GO_FILE".to_string(), go.display().to_string()),
+            ("BENCH_LINES".to_string(), WS_LINES.to_string()),
+            (
+                "BENCH_LINE_INTERVAL_US".to_string(),
+                self.opts.line_interval_us.to_string(),
+            ),
+        ];
+        let server = self.start_server("fanout", &me, &env);
+        let idle = proc_status(server.pid);
+        let mut conn = Conn::open(server.port);
+        // First, on the fresh server: 100 handshakes at once.
+        let hung = burst_handshakes(&server, &mut conn, &go.with_extension("burst"));
+        let (status, body) = conn.call(
+            &server,
+            "POST",
+            "/api/vms/pull",
+            Some(br#"{"oci_url":"ghcr.io/bench/fanout:latest"}"#),
+        );
+        assert_eq!(status, 202, "pull: {}", String::from_utf8_lossy(&body));
+        let task: Value = serde_json::from_slice(&body).unwrap();
+        let id = task["id"].as_str().unwrap().to_string();
+        eprintln!("bench: fan-out, {WS_CLIENTS} clients on task {id}");
+        // The clients connect one after another: tiny_http loses connections that arrive
+        // in a burst while upgraded ones pin its pool threads (measured separately below).
+        let ready = Arc::new(Barrier::new(WS_CLIENTS + 1));
+        let url = format!(
+            "ws://127.0.0.1:{}/ws/tasks/{id}?token={}",
+            server.port, server.token
+        );
+        let clients: Vec<_> = (0..WS_CLIENTS)
+            .map(|_| {
+                let (url, ready) = (url.clone(), ready.clone());
+                let (connected_tx, connected_rx) = std::sync::mpsc::channel();
+                let client = std::thread::spawn(move || ws_client(&url, &ready, &connected_tx));
+                let _ = connected_rx.recv_timeout(HANDSHAKE_TIMEOUT);
+                client
+            })
+            .collect();
+        ready.wait();
+        let during = Arc::new(Mutex::new(ProcStatus::default()));
+        let stop_sampling = Arc::new(AtomicBool::new(false));
+        let sampler = spawn_sampler(server.pid, during.clone(), stop_sampling.clone());
+        std::fs::write(&go, b"go").unwrap();
+        let outcomes: Vec<WsOutcome> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+        stop_sampling.store(true, Ordering::SeqCst);
+        sampler.join().unwrap();
+        let peak = *during.lock().unwrap();
+        let failed: Vec<String> = outcomes.iter().filter_map(|o| o.failed.clone()).collect();
+        if let Some(first) = failed.first() {
+            eprintln!(
+                "bench: {} WebSocket handshakes failed, e.g. {first}",
+                failed.len()
+            );
+        }
+        let complete = outcomes.iter().filter(|o| o.lines == WS_LINES).count();
+        let fewest = outcomes.iter().map(|o| o.lines).min().unwrap_or(0);
+        let messages: usize = outcomes.iter().map(|o| o.messages).sum();
+        let megabytes: usize = outcomes.iter().map(|o| o.bytes).sum::<usize>() / (1 << 20);
+        let mut delays: Vec<Duration> = outcomes.into_iter().flat_map(|o| o.delays).collect();
+        delays.sort();
+        let (p50, p99, max) = (
+            percentile(&delays, 0.50),
+            percentile(&delays, 0.99),
+            delays.last().copied().unwrap_or_default(),
+        );
+        rows.push(row(
+            &format!(
+                "WS fan-out, {WS_CLIENTS} clients x {WS_LINES} lines: clients with every line"
+            ),
+            format!(
+                "{complete}/{WS_CLIENTS} (fewest {fewest}; {} handshakes failed)",
+                failed.len()
+            ),
+            "all",
+            "-".into(),
+            Some(complete == WS_CLIENTS),
+        ));
+        rows.push(row(
+            "WS fan-out: line delay tart print -> client, p50",
+            ms(p50),
+            "-",
+            "-".into(),
+            None,
+        ));
+        rows.push(row(
+            "WS fan-out: line delay p99 (max)",
+            format!("{} ({})", ms(p99), ms(max)),
+            "<= 10 ms",
+            "-".into(),
+            Some(p99 <= Duration::from_millis(10)),
+        ));
+        rows.push(row(
+            "WS fan-out: messages per client (MiB sent in all)",
+            format!(
+                "{:.1} ({megabytes} MiB)",
+                messages as f64 / WS_CLIENTS as f64
+            ),
+            "-",
+            "-".into(),
+            None,
+        ));
+        rows.push(row(
+            "RSS / threads idle -> peak during fan-out",
+            format!(
+                "{} / {} -> {} / {}",
+                mib(idle.rss_kib * 1024),
+                idle.threads,
+                mib(peak.rss_kib * 1024),
+                peak.threads
+            ),
+            "-",
+            "-".into(),
+            None,
+        ));
+        rows.push(row(
+            &format!(
+                "WS: {WS_CLIENTS} handshakes at once, answered within {} s",
+                HANDSHAKE_TIMEOUT.as_secs()
+            ),
+            format!("{}/{WS_CLIENTS}", WS_CLIENTS - hung),
+            "all",
+            "-".into(),
+            Some(hung == 0),
+        ));
+        drop(conn);
+        self.stop(server);
+    }
+
+    /// 200 `stop`s of stopped VMs (each fails fast) submitted at once.
+    fn short_tasks(&mut self, rows: &mut Vec<Row>) {
+        let home = self.dir.0.join("home-tasks");
+        std::fs::create_dir_all(&home).unwrap();
+        eprintln!("bench: creating {SHORT_TASKS} VMs for the short tasks");
+        for i in 1..=SHORT_TASKS {
+            sim(&home, &["create", "--linux", &vm_name(i)]);
+        }
+        // The floor: the same 200 `tart stop`s run straight from here, 4 at a time
+        // (the server's task workers), with no server in between.
+        let floor = {
+            let next = AtomicUsize::new(1);
+            let t = Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..taartenfabriek::limits::TASK_WORKERS {
+                    s.spawn(|| {
+                        loop {
+                            let i = next.fetch_add(1, Ordering::SeqCst);
+                            if i > SHORT_TASKS {
+                                break;
+                            }
+                            sim(&home, &["stop", "--timeout", "30", "--", &vm_name(i)]);
+                        }
+                    });
+                }
+            });
+            t.elapsed()
+        };
+        let env = vec![("TART_HOME".to_string(), home.display().to_string())];
+        let server = self.start_server("tasks", Path::new(SIM_BIN), &env);
+        // Let the start-up refresh finish, so every VM is known.
+        wait_until(Duration::from_secs(20), || {
+            let (_, body) = Conn::open(server.port).call(&server, "GET", "/api/vms", None);
+            serde_json::from_slice::<Vec<Value>>(&body).map_or(0, |v| v.len()) == SHORT_TASKS
+        });
+        let idle = proc_status(server.pid);
+        let during = Arc::new(Mutex::new(ProcStatus::default()));
+        let stop_sampling = Arc::new(AtomicBool::new(false));
+        let sampler = spawn_sampler(server.pid, during.clone(), stop_sampling.clone());
+        eprintln!("bench: submitting {SHORT_TASKS} stop tasks");
+        let start = Instant::now();
+        let next = AtomicUsize::new(1);
+        let ids = Mutex::new(Vec::new());
+        let refused = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..SUBMITTERS {
+                s.spawn(|| {
+                    let mut conn = Conn::open(server.port);
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i > SHORT_TASKS {
+                            break;
+                        }
+                        let path = format!("/api/vms/{}/stop", vm_name(i));
+                        let (status, body) = conn.call(&server, "POST", &path, Some(b"{}"));
+                        if status == 202 {
+                            let task: Value = serde_json::from_slice(&body).unwrap();
+                            ids.lock()
+                                .unwrap()
+                                .push(task["id"].as_str().unwrap().to_string());
+                        } else {
+                            refused.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                });
+            }
+        });
+        let submitted = start.elapsed();
+        let ids = ids.into_inner().unwrap();
+        let mut conn = Conn::open(server.port);
+        let mut pending: Vec<String> = ids.clone();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !pending.is_empty() {
+            assert!(Instant::now() < deadline, "tasks did not finish in 120 s");
+            pending.retain(|id| {
+                let (_, body) = conn.call(&server, "GET", &format!("/api/tasks/{id}"), None);
+                let task: Value = serde_json::from_slice(&body).unwrap_or_default();
+                !matches!(task["status"].as_str(), Some("completed" | "failed"))
+            });
+            if !pending.is_empty() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let all_done = start.elapsed();
+        stop_sampling.store(true, Ordering::SeqCst);
+        sampler.join().unwrap();
+        // tiny_http's pool lets an idle connection thread go after 5 s.
+        std::thread::sleep(Duration::from_secs(6));
+        let after = proc_status(server.pid);
+        let peak = *during.lock().unwrap();
+        rows.push(row(
+            &format!("{SHORT_TASKS} short tasks at once (stop of a stopped VM): all finished"),
+            format!(
+                "{} ({} accepted in {})",
+                secs(all_done),
+                ids.len(),
+                secs(submitted)
+            ),
+            "-",
+            format!("{} (same tart calls, 4 at a time)", secs(floor)),
+            None,
+        ));
+        rows.push(row(
+            "RSS / threads: idle (200 VMs) -> peak -> after 200 finished tasks",
+            format!(
+                "{} / {} -> {} / {} -> {} / {}",
+                mib(idle.rss_kib * 1024),
+                idle.threads,
+                mib(peak.rss_kib * 1024),
+                peak.threads,
+                mib(after.rss_kib * 1024),
+                after.threads
+            ),
+            "threads back to idle",
+            "-".into(),
+            Some(after.threads <= idle.threads),
+        ));
+        if refused.load(Ordering::SeqCst) > 0 {
+            eprintln!(
+                "bench: {} submissions were refused",
+                refused.load(Ordering::SeqCst)
+            );
+        }
+        self.stop(server);
+    }
+
+    fn start_server(&mut self, tag: &str, tart: &Path, env: &[(String, String)]) -> Started {
+        let data = self.dir.0.join(format!("data-{tag}"));
+        let stderr = std::fs::File::create(self.dir.0.join(format!("server-{tag}.log"))).unwrap();
+        let t = Instant::now();
+        let mut cmd = Command::new(SERVER_BIN);
+        cmd.args(["--port", "0", "--refresh-interval", "0", "--tart"])
+            .arg(tart)
+            .arg("--data-dir")
+            .arg(&data)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        let mut child = cmd.spawn().expect("start the server");
+        let port = read_port(&mut child);
+        let token = std::fs::read_to_string(data.join("token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        wait_for_health(port, Some(&token));
+        let startup = t.elapsed();
+        let pid = child.id();
+        self.children.add(child);
+        Started {
+            pid,
+            port,
+            token,
+            startup,
+        }
+    }
+
+    fn start_baseline(&mut self, payload: &Path) -> Started {
+        let t = Instant::now();
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .arg("baseline-server")
+            .arg(payload)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the baseline");
+        let port = read_port(&mut child);
+        wait_for_health(port, None);
+        let startup = t.elapsed();
+        let pid = child.id();
+        self.children.add(child);
+        Started {
+            pid,
+            port,
+            token: String::new(),
+            startup,
+        }
+    }
+
+    fn stop(&mut self, started: Started) {
+        self.children.kill(started.pid);
+    }
+}
+
+struct Started {
+    pid: u32,
+    port: u16,
+    token: String,
+    startup: Duration,
+}
+
+/// Reads `... listening on http://127.0.0.1:<port>` from the child's first stdout line.
+fn read_port(child: &mut Child) -> u16 {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    line.trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"))
+}
+
+fn wait_for_health(port: u16, token: Option<&str>) {
+    let req = request_bytes(port, "GET", "/api/health", token, None);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut c) = Conn::try_open(port)
+            && c.raw(&req).is_ok_and(|(status, _)| status == 200)
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no health answer in 10 s");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The load generator
+
+#[derive(Clone)]
+struct LoadResult {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+    peak: ProcStatus,
+}
+
+/// `conns` threads, each with its own keep-alive connection, sending `req` one after the
+/// other for the measured time after a warm-up; every latency is kept and sorted.
+fn load(
+    port: u16,
+    req: &[u8],
+    body_len: usize,
+    conns: usize,
+    seconds: f64,
+    pid: u32,
+) -> LoadResult {
+    let warmup = Duration::from_secs_f64(seconds / 5.0);
+    let measure = Duration::from_secs_f64(seconds);
+    let barrier = Barrier::new(conns + 1);
+    let during = Arc::new(Mutex::new(ProcStatus::default()));
+    let stop_sampling = Arc::new(AtomicBool::new(false));
+    let (mut latencies, begin) = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..conns)
+            .map(|_| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    let mut conn = Conn::open(port);
+                    let mut lat = Vec::with_capacity(1 << 18);
+                    barrier.wait();
+                    let begin = Instant::now() + warmup;
+                    let end = begin + measure;
+                    loop {
+                        let t = Instant::now();
+                        if t >= end {
+                            break;
+                        }
+                        let (status, len) = conn.raw(req).expect("load request");
+                        assert_eq!((status, len), (200, body_len), "unexpected answer");
+                        if t >= begin {
+                            lat.push(t.elapsed());
+                        }
+                    }
+                    lat
+                })
+            })
+            .collect();
+        barrier.wait();
+        let begin = Instant::now();
+        let sampler = spawn_sampler(pid, during.clone(), stop_sampling.clone());
+        let lat: Vec<Duration> = workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        stop_sampling.store(true, Ordering::SeqCst);
+        sampler.join().unwrap();
+        (lat, begin)
+    });
+    let _ = begin;
+    latencies.sort();
+    let peak = *during.lock().unwrap();
+    LoadResult {
+        rps: latencies.len() as f64 / measure.as_secs_f64(),
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+        peak,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn get_request(port: u16, token: Option<&str>) -> Vec<u8> {
+    request_bytes(port, "GET", "/api/vms", token, None)
+}
+
+fn request_bytes(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&[u8]>,
+) -> Vec<u8> {
+    let mut r = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
+    if let Some(token) = token {
+        r.push_str(&format!("X-Local-Token: {token}\r\n"));
+    }
+    if let Some(body) = body {
+        r.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    r.push_str("\r\n");
+    let mut bytes = r.into_bytes();
+    bytes.extend_from_slice(body.unwrap_or_default());
+    bytes
+}
+
+/// A keep-alive HTTP/1.1 client connection: one request at a time, `Content-Length`
+/// bodies only (the server never chunks, see `reply.rs`).
+struct Conn {
+    stream: TcpStream,
+    port: u16,
+    buf: Vec<u8>,
+    body: Vec<u8>,
+}
+
+impl Conn {
+    fn open(port: u16) -> Conn {
+        Conn::try_open(port).expect("connect")
+    }
+
+    fn try_open(port: u16) -> io::Result<Conn> {
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(IO_TIMEOUT))?;
+        Ok(Conn {
+            stream,
+            port,
+            buf: Vec::with_capacity(64 * 1024),
+            body: Vec::new(),
+        })
+    }
+
+    /// A request with the server's token; returns the status and the body.
+    fn call(
+        &mut self,
+        server: &Started,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> (u16, Vec<u8>) {
+        let req = request_bytes(self.port, method, path, Some(&server.token), body);
+        let (status, _) = self.raw(&req).expect("request");
+        (status, std::mem::take(&mut self.body))
+    }
+
+    /// Sends prepared request bytes; returns the status and the body length, the body in
+    /// `self.body`.
+    fn raw(&mut self, req: &[u8]) -> io::Result<(u16, usize)> {
+        self.stream.write_all(req)?;
+        self.buf.clear();
+        let mut chunk = [0u8; 16 * 1024];
+        let head_end = loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = std::str::from_utf8(&self.buf[..head_end]).map_err(io::Error::other)?;
+        let status: u16 = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| io::Error::other("bad status line"))?;
+        let len: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        while self.buf.len() < head_end + len {
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        self.body.clear();
+        self.body
+            .extend_from_slice(&self.buf[head_end..head_end + len]);
+        Ok((status, len))
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+// ---------------------------------------------------------------------------------------
+// WebSocket fan-out
+
+struct WsOutcome {
+    /// Why the handshake failed, if it did.
+    failed: Option<String>,
+    /// Distinct lines seen.
+    lines: usize,
+    messages: usize,
+    bytes: usize,
+    /// For each line, from when `tart` printed it to the first message that carried it.
+    delays: Vec<Duration>,
+}
+
+/// Follows a task until the server closes, noting when each numbered line first arrives.
+/// Snapshots are whole tasks, so a line counts as delivered in the first snapshot whose
+/// `logs` hold it; only lines newer than the newest seen are parsed (from the end back).
+fn ws_client(url: &str, ready: &Barrier, shaken: &std::sync::mpsc::Sender<()>) -> WsOutcome {
+    let mut out = WsOutcome {
+        failed: None,
+        lines: 0,
+        messages: 0,
+        bytes: 0,
+        delays: Vec::with_capacity(WS_LINES),
+    };
+    let port: u16 = url
+        .trim_start_matches("ws://127.0.0.1:")
+        .split('/')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    let connected = TcpStream::connect(("127.0.0.1", port)).and_then(|stream| {
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+        Ok(stream)
+    });
+    let handshake = connected
+        .map_err(|e| e.to_string())
+        .and_then(|stream| tungstenite::client(url, stream).map_err(|e| e.to_string()));
+    let _ = shaken.send(());
+    let mut ws = match handshake {
+        Ok((ws, _)) => ws,
+        Err(e) => {
+            out.failed = Some(e);
+            ready.wait();
+            return out;
+        }
+    };
+    let _ = ws.get_ref().set_read_timeout(Some(IO_TIMEOUT));
+    let mut seen = vec![false; WS_LINES];
+    let mut newest: Option<usize> = None;
+    let mut first = true;
+    loop {
+        let msg = match ws.read() {
+            Ok(m) => m,
+            // The server closes after the terminal snapshot; answering its close frame
+            // may then meet a closed socket (EPIPE). Lines are counted either way.
+            Err(_) => break,
+        };
+        let now = unix_nanos();
+        let tungstenite::Message::Text(text) = msg else {
+            if msg.is_close() {
+                continue; // tungstenite answers the close; the next read ends the loop.
+            }
+            continue;
+        };
+        out.messages += 1;
+        out.bytes += text.len();
+        let text = text.as_str();
+        let mut end = text.len();
+        let mut top = None;
+        while let Some(pos) = text[..end].rfind("bench-line ") {
+            end = pos;
+            let mut words = text[pos + "bench-line ".len()..].split(' ');
+            let (Some(i), Some(t)) = (
+                words.next().and_then(|w| w.parse::<usize>().ok()),
+                words.next().and_then(|w| w.parse::<u128>().ok()),
+            ) else {
+                continue;
+            };
+            if newest.is_some_and(|n| i <= n) {
+                break;
+            }
+            top = top.max(Some(i));
+            if i < WS_LINES && !seen[i] {
+                seen[i] = true;
+                out.lines += 1;
+                out.delays
+                    .push(Duration::from_nanos(now.saturating_sub(t) as u64));
+            }
+        }
+        newest = newest.max(top);
+        if first {
+            first = false;
+            ready.wait();
+        }
+    }
+    if first {
+        ready.wait();
+    }
+    out
+}
+
+/// Opens 100 WebSockets at once on a task that waits, and counts the handshakes that got
+/// no answer in time; then lets the task finish.
+fn burst_handshakes(server: &Started, conn: &mut Conn, go: &Path) -> usize {
+    let (status, body) = conn.call(
+        server,
+        "POST",
+        "/api/vms/pull",
+        Some(br#"{"oci_url":"ghcr.io/bench/burst:latest"}"#),
+    );
+    assert_eq!(status, 202, "pull: {}", String::from_utf8_lossy(&body));
+    let task: Value = serde_json::from_slice(&body).unwrap();
+    let url = format!(
+        "ws://127.0.0.1:{}/ws/tasks/{}?token={}",
+        server.port,
+        task["id"].as_str().unwrap(),
+        server.token
+    );
+    let start = Barrier::new(WS_CLIENTS);
+    let hung = std::thread::scope(|s| {
+        let clients: Vec<_> = (0..WS_CLIENTS)
+            .map(|_| {
+                let (url, start) = (&url, &start);
+                s.spawn(move || {
+                    start.wait();
+                    let stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+                    stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT)).unwrap();
+                    tungstenite::client(url.as_str(), stream).is_err()
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .map(|c| c.join())
+            .filter(|hung| matches!(hung, Ok(true)))
+            .count()
+    });
+    std::fs::write(go, b"go").unwrap();
+    hung
+}
+
+// ---------------------------------------------------------------------------------------
+// The tart stand-in (fan-out world)
+
+/// `pull`: wait for the go file, then print `BENCH_LINES` lines `bench-line <i> <unix ns>`
+/// padded to ~100 bytes like tart-sim's `flood`, one write each. Anything else: tart-sim.
+fn act_as_tart() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) != Some("pull") {
+        use std::os::unix::process::CommandExt;
+        let e = Command::new(SIM_BIN).args(&args).exec();
+        eprintln!("bench: cannot run tart-sim: {e}");
+        std::process::exit(1);
+    }
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let mut go = PathBuf::from(var("BENCH_GO_FILE"));
+    let mut lines: usize = var("BENCH_LINES").parse().unwrap_or(WS_LINES);
+    if args.iter().any(|a| a.contains("burst")) {
+        go.set_extension("burst");
+        lines = 0;
+    }
+    let interval = Duration::from_micros(var("BENCH_LINE_INTERVAL_US").parse().unwrap_or(0));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !go.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut out = io::stdout().lock();
+    let start = Instant::now();
+    for i in 0..lines {
+        if !interval.is_zero() {
+            let due = start + interval * i as u32;
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let mut line = format!("bench-line {i} {} ", unix_nanos());
+        while line.len() < 99 {
+            line.push('x');
+        }
+        line.push('\n');
+        if out
+            .write_all(line.as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            std::process::exit(1);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The baseline: a bare tiny_http server
+
+/// Answers every request with the payload as JSON, on as many threads as the real server
+/// has HTTP workers, with `TCP_NODELAY` set on the listener like the real server.
+fn baseline_server(payload: &Path) {
+    let payload: Arc<[u8]> = std::fs::read(payload).unwrap().into();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    set_nodelay(&listener);
+    let port = listener.local_addr().unwrap().port();
+    let server = Arc::new(tiny_http::Server::from_listener(listener, None).unwrap());
+    println!("baseline listening on http://127.0.0.1:{port}");
+    let header = tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap();
+    let workers: Vec<_> = (0..taartenfabriek::limits::HTTP_WORKERS)
+        .map(|_| {
+            let (server, payload, header) = (server.clone(), payload.clone(), header.clone());
+            std::thread::spawn(move || {
+                while let Ok(rq) = server.recv() {
+                    let body = if rq.url() == "/api/vms" {
+                        payload.clone()
+                    } else {
+                        Arc::from(&b"{\"status\":\"ok\"}"[..])
+                    };
+                    let len = body.len();
+                    let response = tiny_http::Response::new(
+                        200.into(),
+                        vec![header.clone()],
+                        io::Cursor::new(body),
+                        Some(len),
+                        None,
+                    );
+                    let _ = rq.respond(response);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        let _ = w.join();
+    }
+}
+
+#[allow(unsafe_code)] // setsockopt(2) on the listener; std has no setter (DESIGN.md fact 1).
+fn set_nodelay(listener: &std::net::TcpListener) {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: a live socket fd owned by `listener`, a pointer to a c_int that outlives the
+    // call, and its exact size.
+    let rc = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "TCP_NODELAY: {}", io::Error::last_os_error());
+}
+
+// ---------------------------------------------------------------------------------------
+// Processes, files and formatting
+
+#[derive(Debug, Clone, Copy, Default)]
+struct ProcStatus {
+    rss_kib: u64,
+    threads: u64,
+}
+
+impl ProcStatus {
+    fn max_with(&mut self, other: &ProcStatus) {
+        self.rss_kib = self.rss_kib.max(other.rss_kib);
+        self.threads = self.threads.max(other.threads);
+    }
+}
+
+/// `VmRSS` and `Threads` from `/proc/<pid>/status`.
+fn proc_status(pid: u32) -> ProcStatus {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    ProcStatus {
+        rss_kib: field("VmRSS:"),
+        threads: field("Threads:"),
+    }
+}
+
+/// Samples the process every 20 ms into `peak` until `stop`.
+fn spawn_sampler(
+    pid: u32,
+    peak: Arc<Mutex<ProcStatus>>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            let now = proc_status(pid);
+            peak.lock().unwrap().max_with(&now);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+}
+
+/// Children killed and waited for on drop, so nothing outlives the run.
+#[derive(Default)]
+struct Children(Vec<Child>);
+
+impl Children {
+    fn add(&mut self, child: Child) {
+        self.0.push(child);
+    }
+
+    fn kill(&mut self, pid: u32) {
+        if let Some(i) = self.0.iter().position(|c| c.id() == pid) {
+            let mut child = self.0.remove(i);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The temporary world, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(format!("tf-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn vm_name(i: usize) -> String {
+    format!("vm-{i:03}")
+}
+
+/// Runs tart-sim in `home` and returns its stdout.
+fn sim(home: &Path, args: &[&str]) -> Vec<u8> {
+    sim_with(home, args, 0)
+}
+
+fn sim_with(home: &Path, args: &[&str], latency_ms: u64) -> Vec<u8> {
+    Command::new(SIM_BIN)
+        .args(args)
+        .env("TART_HOME", home)
+        .env("CI", "1")
+        .env("TART_SIM_LATENCY_MS", latency_ms.to_string())
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .expect("run tart-sim")
+        .stdout
+}
+
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "gave up waiting");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn unix_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.3} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn print_table(rows: &[Row]) {
+    let headers = ["figure", "taartenfabriek", "target", "baseline", "met"];
+    let cells: Vec<[String; 5]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.figure.clone(),
+                r.ours.clone(),
+                r.target.clone(),
+                r.baseline.clone(),
+                match r.met {
+                    Some(true) => "yes".into(),
+                    Some(false) => "NO".into(),
+                    None => "".into(),
+                },
+            ]
+        })
+        .collect();
+    let mut widths = headers.map(str::len);
+    for c in &cells {
+        for (w, s) in widths.iter_mut().zip(c) {
+            *w = (*w).max(s.chars().count());
+        }
+    }
+    let line = |c: &[String]| {
+        let mut s = String::from("|");
+        for (w, v) in widths.iter().zip(c) {
+            s.push_str(&format!(" {v:<w$} |"));
+        }
+        s
+    };
+    println!("{}", line(&headers.map(String::from)));
+    println!(
+        "|{}",
+        widths
+            .iter()
+            .map(|w| format!("{}|", "-".repeat(w + 2)))
+            .collect::<String>()
+    );
+    for c in &cells {
+        println!("{}", line(c));
+    }
+}
