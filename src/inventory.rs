@@ -60,9 +60,24 @@ pub struct VmConfig {
 /// What a finished action did to a VM (see [`Inventory::apply`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    Started { ip: Option<String> },
+    Started {
+        ip: Option<String>,
+    },
     Stopped,
     Deleted,
+    /// Its configuration may have changed (see [`Inventory::invalidate`]).
+    Invalidated,
+}
+
+impl Change {
+    fn apply_to(&self, vms: &mut Vec<Vm>, name: &str) {
+        match self {
+            Change::Deleted => vms.retain(|vm| vm.name != name),
+            Change::Started { ip } => set_state(vms, name, "running", ip.clone()),
+            Change::Stopped => set_state(vms, name, "stopped", None),
+            Change::Invalidated => {}
+        }
+    }
 }
 
 fn set_state(vms: &mut [Vm], name: &str, state: &'static str, ip: Option<String>) {
@@ -89,6 +104,9 @@ struct State {
     refreshed_at: Option<f64>,
     /// When the newest finished refresh started.
     last_refresh_started: Option<Instant>,
+    /// Changes applied while a refresh is running: its `tart list` may predate them, so
+    /// they are applied again to its result.
+    changes_during_refresh: Option<Vec<(String, Change)>>,
 }
 
 /// The cached inventory.
@@ -115,6 +133,7 @@ impl Inventory {
                 last_error: None,
                 refreshed_at: None,
                 last_refresh_started: None,
+                changes_during_refresh: None,
             }),
             json: RwLock::new(Arc::from(&b"[]"[..])),
             refresh_gate: Mutex::new(()),
@@ -148,11 +167,10 @@ impl Inventory {
     /// that sees the task end also sees its effect; the next refresh confirms it.
     pub fn apply(&self, name: &str, change: Change) {
         let mut state = lock(&self.state);
-        match change {
-            Change::Deleted => state.vms.retain(|vm| vm.name != name),
-            Change::Started { ip } => set_state(&mut state.vms, name, "running", ip),
-            Change::Stopped => set_state(&mut state.vms, name, "stopped", None),
+        if let Some(changes) = state.changes_during_refresh.as_mut() {
+            changes.push((name.to_string(), change.clone()));
         }
+        change.apply_to(&mut state.vms, name);
         *self
             .json
             .write()
@@ -163,7 +181,11 @@ impl Inventory {
 
     /// Marks a VM's cached configuration as outdated (a task changed the VM).
     pub fn invalidate(&self, name: &str) {
-        lock(&self.state).stale.insert(name.to_string());
+        let mut state = lock(&self.state);
+        state.stale.insert(name.to_string());
+        if let Some(changes) = state.changes_during_refresh.as_mut() {
+            changes.push((name.to_string(), Change::Invalidated));
+        }
     }
 
     /// Refreshes from `tart` unless a refresh that started after this call arrived has
@@ -204,6 +226,13 @@ impl Inventory {
     }
 
     fn refresh_now(&self, tart: &Tart) -> Result<(), TartError> {
+        lock(&self.state).changes_during_refresh = Some(Vec::new());
+        let result = self.list_and_enrich(tart);
+        lock(&self.state).changes_during_refresh = None;
+        result
+    }
+
+    fn list_and_enrich(&self, tart: &Tart) -> Result<(), TartError> {
         let entries = tart.list()?;
         let (mut details, stale) = {
             let state = lock(&self.state);
@@ -253,17 +282,28 @@ impl Inventory {
                 )
             })
             .collect();
+        let mut state = lock(&self.state);
+        let mut vms = vms;
+        let changed_meanwhile = state.changes_during_refresh.take().unwrap_or_default();
+        for (name, change) in &changed_meanwhile {
+            change.apply_to(&mut vms, name);
+        }
         let json: Arc<[u8]> = serde_json::to_vec(&vms)
             .expect("a Vm always serializes")
             .into();
-        let mut state = lock(&self.state);
         state.vms = vms;
         *self
             .json
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = json;
         state.details = details;
-        state.stale.retain(|n| !names.contains(n.as_str()));
+        // Fetched now, unless a task changed the VM after this refresh began.
+        state.stale.retain(|n| {
+            !names.contains(n.as_str())
+                || changed_meanwhile
+                    .iter()
+                    .any(|(name, c)| name == n && *c == Change::Invalidated)
+        });
         state.refreshed_at = Some(unix_now());
         Ok(())
     }
