@@ -32,6 +32,37 @@ pub struct Pos {
     pub optional: bool,
 }
 
+/// The single required `<name>` positional most commands take.
+pub const ONE_NAME: &[Pos] = &[Pos {
+    name: "name",
+    many: false,
+    optional: false,
+}];
+
+/// `--insecure`, shared by the commands that talk to a registry.
+pub const INSECURE: Opt = Opt {
+    long: "insecure",
+    short: None,
+    value: None,
+    help: "connect to the OCI registry via insecure HTTP protocol",
+};
+
+/// `--concurrency <n>`, shared by the commands that pull.
+pub const CONCURRENCY: Opt = Opt {
+    long: "concurrency",
+    short: None,
+    value: Some("<concurrency>"),
+    help: "network concurrency to use when pulling a remote VM from the OCI-compatible registry",
+};
+
+/// Hidden `--deduplicate` of the commands that pull.
+pub const DEDUPLICATE: Opt = Opt {
+    long: "deduplicate",
+    short: None,
+    value: None,
+    help: "deduplicate disk layers (hidden in tart)",
+};
+
 /// A command's argument declaration.
 #[derive(Debug)]
 pub struct Spec {

@@ -6,7 +6,7 @@
 
 use std::fs;
 
-use crate::args::{Opt, Pos, Spec};
+use crate::args::{CONCURRENCY, DEDUPLICATE, INSECURE, Opt, Pos, Spec};
 use crate::commands::Ctx;
 use crate::commands::pull;
 use crate::failure::Failure;
@@ -20,30 +20,15 @@ static SPEC: Spec = Spec {
     abstract_: "Clone a VM",
     synopsis: "<source-name> <new-name> [--insecure] [--concurrency <concurrency>] [--prune-limit <n>]",
     options: &[
-        Opt {
-            long: "insecure",
-            short: None,
-            value: None,
-            help: "connect to the OCI registry via insecure HTTP protocol",
-        },
-        Opt {
-            long: "concurrency",
-            short: None,
-            value: Some("<concurrency>"),
-            help: "network concurrency to use when pulling a remote VM from the OCI-compatible registry",
-        },
+        INSECURE,
+        CONCURRENCY,
         Opt {
             long: "prune-limit",
             short: None,
             value: Some("<n>"),
             help: "Maximum amount of space in gigabytes to reclaim by pruning caches",
         },
-        Opt {
-            long: "deduplicate",
-            short: None,
-            value: None,
-            help: "deduplicate disk layers (hidden in tart)",
-        },
+        DEDUPLICATE,
     ],
     positionals: &[
         Pos {

@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::args::{Opt, Pos, Spec};
+use crate::args::{ONE_NAME, Opt, Spec};
 use crate::commands::Ctx;
 use crate::commands::pull::{INTERRUPTED_EXIT, NVRAM_BYTES};
 use crate::failure::Failure;
@@ -54,11 +54,7 @@ static SPEC: Spec = Spec {
             help: "Disk image format",
         },
     ],
-    positionals: &[Pos {
-        name: "name",
-        many: false,
-        optional: false,
-    }],
+    positionals: ONE_NAME,
     passthrough: false,
 };
 

@@ -1,6 +1,6 @@
 //! `tart get <name> [--format text|json]` (contract 2.3).
 
-use crate::args::{Opt, Pos, Spec};
+use crate::args::{ONE_NAME, Opt, Spec};
 use crate::commands::Ctx;
 use crate::commands::list::GB;
 use crate::failure::Failure;
@@ -18,11 +18,7 @@ static SPEC: Spec = Spec {
         value: Some("<format>"),
         help: "Output format: text or json",
     }],
-    positionals: &[Pos {
-        name: "name",
-        many: false,
-        optional: false,
-    }],
+    positionals: ONE_NAME,
     passthrough: false,
 };
 

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::args::{Opt, Pos, Spec};
+use crate::args::{ONE_NAME, Opt, Spec};
 use crate::commands::Ctx;
 use crate::failure::Failure;
 use crate::lease;
@@ -31,11 +31,7 @@ static SPEC: Spec = Spec {
             help: "Strategy for resolving IP address: dhcp, arp or agent",
         },
     ],
-    positionals: &[Pos {
-        name: "name",
-        many: false,
-        optional: false,
-    }],
+    positionals: ONE_NAME,
     passthrough: false,
 };
 

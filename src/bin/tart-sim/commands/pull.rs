@@ -7,7 +7,7 @@
 use std::fs::{self, File};
 use std::path::Path;
 
-use crate::args::{Opt, Pos, Spec};
+use crate::args::{CONCURRENCY, DEDUPLICATE, INSECURE, Pos, Spec};
 use crate::commands::Ctx;
 use crate::failure::Failure;
 use crate::home::{self, Home, VmDir};
@@ -34,26 +34,7 @@ static SPEC: Spec = Spec {
     command: "pull",
     abstract_: "Pull a VM from a registry",
     synopsis: "<remote-name> [--insecure] [--concurrency <concurrency>]",
-    options: &[
-        Opt {
-            long: "insecure",
-            short: None,
-            value: None,
-            help: "connect to the OCI registry via insecure HTTP protocol",
-        },
-        Opt {
-            long: "concurrency",
-            short: None,
-            value: Some("<concurrency>"),
-            help: "network concurrency to use when pulling a remote VM from the OCI-compatible registry",
-        },
-        Opt {
-            long: "deduplicate",
-            short: None,
-            value: None,
-            help: "deduplicate disk layers (hidden in tart)",
-        },
-    ],
+    options: &[INSECURE, CONCURRENCY, DEDUPLICATE],
     positionals: &[Pos {
         name: "remote-name",
         many: false,

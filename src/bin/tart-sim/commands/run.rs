@@ -11,7 +11,7 @@ use std::fs::OpenOptions;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use crate::args::{Opt, Pos, Spec};
+use crate::args::{ONE_NAME, Opt, Spec};
 use crate::commands::Ctx;
 use crate::failure::Failure;
 use crate::home::{Home, MISSING_FILES, VmDir};
@@ -135,11 +135,7 @@ static SPEC: Spec = Spec {
         flag("no-pointer", "Disable the pointer"),
         flag("no-keyboard", "Disable the keyboard"),
     ],
-    positionals: &[Pos {
-        name: "name",
-        many: false,
-        optional: false,
-    }],
+    positionals: ONE_NAME,
     passthrough: false,
 };
 

@@ -6,7 +6,7 @@
 
 use std::fs;
 
-use crate::args::{Opt, Pos, Spec};
+use crate::args::{ONE_NAME, Opt, Spec};
 use crate::commands::Ctx;
 use crate::failure::Failure;
 use crate::home;
@@ -72,11 +72,7 @@ static SPEC: Spec = Spec {
             "Resize the VMs disk to the specified size in GB",
         ),
     ],
-    positionals: &[Pos {
-        name: "name",
-        many: false,
-        optional: false,
-    }],
+    positionals: ONE_NAME,
     passthrough: false,
 };
 

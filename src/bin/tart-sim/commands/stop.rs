@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::args::{Opt, Pos, Spec};
+use crate::args::{ONE_NAME, Opt, Spec};
 use crate::commands::Ctx;
 use crate::failure::Failure;
 use crate::home::VmState;
@@ -24,11 +24,7 @@ static SPEC: Spec = Spec {
         value: Some("<timeout>"),
         help: "Seconds to wait for graceful termination before forcefully terminating the VM",
     }],
-    positionals: &[Pos {
-        name: "name",
-        many: false,
-        optional: false,
-    }],
+    positionals: ONE_NAME,
     passthrough: false,
 };
 

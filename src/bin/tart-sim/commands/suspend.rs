@@ -1,6 +1,6 @@
 //! `tart suspend <name>` (contract 2.12): signals the `tart run` process with SIGUSR1.
 
-use crate::args::{Pos, Spec};
+use crate::args::{ONE_NAME, Spec};
 use crate::commands::Ctx;
 use crate::failure::Failure;
 use crate::lock;
@@ -10,11 +10,7 @@ static SPEC: Spec = Spec {
     abstract_: "Suspend a VM",
     synopsis: "<name>",
     options: &[],
-    positionals: &[Pos {
-        name: "name",
-        many: false,
-        optional: false,
-    }],
+    positionals: ONE_NAME,
     passthrough: false,
 };
 
