@@ -425,95 +425,23 @@ impl Bench {
         let mut conn = Conn::open(server.port);
         // First, on the fresh server: 100 handshakes at once.
         let hung = burst_handshakes(&server, &mut conn, &go.with_extension("burst"));
-        let (status, body) = conn.call(
+        let peak = fan_out_round(&server, &mut conn, &go, "fanout", "", "", rows);
+        // The same with `?logs=new`: each message carries only the lines a client lacks.
+        let go_new = go.with_extension("new");
+        let peak_new = fan_out_round(
             &server,
-            "POST",
-            "/api/vms/pull",
-            Some(br#"{"oci_url":"ghcr.io/bench/fanout:latest"}"#),
+            &mut conn,
+            &go_new,
+            "fanout-new",
+            "&logs=new",
+            " (?logs=new)",
+            rows,
         );
-        assert_eq!(status, 202, "pull: {}", String::from_utf8_lossy(&body));
-        let task: Value = serde_json::from_slice(&body).unwrap();
-        let id = task["id"].as_str().unwrap().to_string();
-        eprintln!("bench: fan-out, {WS_CLIENTS} clients on task {id}");
-        // The clients connect one after another: tiny_http loses connections that arrive
-        // in a burst while upgraded ones pin its pool threads (measured separately below).
-        let ready = Arc::new(Barrier::new(WS_CLIENTS + 1));
-        let url = format!(
-            "ws://127.0.0.1:{}/ws/tasks/{id}?token={}",
-            server.port, server.token
-        );
-        let clients: Vec<_> = (0..WS_CLIENTS)
-            .map(|_| {
-                let (url, ready) = (url.clone(), ready.clone());
-                let (connected_tx, connected_rx) = std::sync::mpsc::channel();
-                let client = std::thread::spawn(move || ws_client(&url, &ready, &connected_tx));
-                let _ = connected_rx.recv_timeout(HANDSHAKE_TIMEOUT);
-                client
-            })
-            .collect();
-        ready.wait();
-        let during = Arc::new(Mutex::new(ProcStatus::default()));
-        let stop_sampling = Arc::new(AtomicBool::new(false));
-        let sampler = spawn_sampler(server.pid, during.clone(), stop_sampling.clone());
-        std::fs::write(&go, b"go").unwrap();
-        let outcomes: Vec<WsOutcome> = clients.into_iter().map(|c| c.join().unwrap()).collect();
-        stop_sampling.store(true, Ordering::SeqCst);
-        sampler.join().unwrap();
-        let peak = *during.lock().unwrap();
-        let failed: Vec<String> = outcomes.iter().filter_map(|o| o.failed.clone()).collect();
-        if let Some(first) = failed.first() {
-            eprintln!(
-                "bench: {} WebSocket handshakes failed, e.g. {first}",
-                failed.len()
-            );
-        }
-        let complete = outcomes.iter().filter(|o| o.lines == WS_LINES).count();
-        let fewest = outcomes.iter().map(|o| o.lines).min().unwrap_or(0);
-        let messages: usize = outcomes.iter().map(|o| o.messages).sum();
-        let megabytes: usize = outcomes.iter().map(|o| o.bytes).sum::<usize>() / (1 << 20);
-        let mut delays: Vec<Duration> = outcomes.into_iter().flat_map(|o| o.delays).collect();
-        delays.sort();
-        let (p50, p99, max) = (
-            percentile(&delays, 0.50),
-            percentile(&delays, 0.99),
-            delays.last().copied().unwrap_or_default(),
-        );
-        rows.push(row(
-            &format!(
-                "WS fan-out, {WS_CLIENTS} clients x {WS_LINES} lines: clients with every line"
-            ),
-            format!(
-                "{complete}/{WS_CLIENTS} (fewest {fewest}; {} handshakes failed)",
-                failed.len()
-            ),
-            "all",
-            "-".into(),
-            Some(complete == WS_CLIENTS),
-        ));
-        rows.push(row(
-            "WS fan-out: line delay tart print -> client, p50",
-            ms(p50),
-            "-",
-            "-".into(),
-            None,
-        ));
-        rows.push(row(
-            "WS fan-out: line delay p99 (max)",
-            format!("{} ({})", ms(p99), ms(max)),
-            "<= 10 ms",
-            "-".into(),
-            Some(p99 <= Duration::from_millis(10)),
-        ));
-        rows.push(row(
-            "WS fan-out: messages per client (MiB sent in all)",
-            format!(
-                "{:.1} ({megabytes} MiB)",
-                messages as f64 / WS_CLIENTS as f64
-            ),
-            "-",
-            "-".into(),
-            None,
-        ));
+        let peak = if peak_new.rss_kib > peak.rss_kib {
+            peak_new
+        } else {
+            peak
+        };
         rows.push(row(
             "RSS / threads idle -> peak during fan-out",
             format!(
@@ -1122,6 +1050,8 @@ fn act_as_tart() {
     if args.iter().any(|a| a.contains("burst")) {
         go.set_extension("burst");
         lines = 0;
+    } else if args.iter().any(|a| a.contains("fanout-new")) {
+        go.set_extension("new");
     }
     let interval = Duration::from_micros(var("BENCH_LINE_INTERVAL_US").parse().unwrap_or(0));
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -1399,4 +1329,109 @@ fn print_table(rows: &[Row]) {
     for c in &cells {
         println!("{}", line(c));
     }
+}
+
+/// One fan-out: a pull whose stand-in tart prints [`WS_LINES`] lines once `go` exists,
+/// followed by [`WS_CLIENTS`] WebSocket clients that add `query` to the URL. Pushes its
+/// rows (labelled with `label`) and returns the server's peak status during the round.
+#[allow(clippy::too_many_arguments)] // the round's inputs; a struct for one caller adds nothing.
+fn fan_out_round(
+    server: &Started,
+    conn: &mut Conn,
+    go: &Path,
+    image: &str,
+    query: &str,
+    label: &str,
+    rows: &mut Vec<Row>,
+) -> ProcStatus {
+    let (status, body) = conn.call(
+        server,
+        "POST",
+        "/api/vms/pull",
+        Some(format!(r#"{{"oci_url":"ghcr.io/bench/{image}:latest"}}"#).as_bytes()),
+    );
+    assert_eq!(status, 202, "pull: {}", String::from_utf8_lossy(&body));
+    let task: Value = serde_json::from_slice(&body).unwrap();
+    let id = task["id"].as_str().unwrap().to_string();
+    eprintln!("bench: fan-out{label}, {WS_CLIENTS} clients on task {id}");
+    // The clients connect one after another: tiny_http loses connections that arrive
+    // in a burst while upgraded ones pin its pool threads (measured separately below).
+    let ready = Arc::new(Barrier::new(WS_CLIENTS + 1));
+    let url = format!(
+        "ws://127.0.0.1:{}/ws/tasks/{id}?token={}{query}",
+        server.port, server.token
+    );
+    let clients: Vec<_> = (0..WS_CLIENTS)
+        .map(|_| {
+            let (url, ready) = (url.clone(), ready.clone());
+            let (connected_tx, connected_rx) = std::sync::mpsc::channel();
+            let client = std::thread::spawn(move || ws_client(&url, &ready, &connected_tx));
+            let _ = connected_rx.recv_timeout(HANDSHAKE_TIMEOUT);
+            client
+        })
+        .collect();
+    ready.wait();
+    let during = Arc::new(Mutex::new(ProcStatus::default()));
+    let stop_sampling = Arc::new(AtomicBool::new(false));
+    let sampler = spawn_sampler(server.pid, during.clone(), stop_sampling.clone());
+    std::fs::write(go, b"go").unwrap();
+    let outcomes: Vec<WsOutcome> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    stop_sampling.store(true, Ordering::SeqCst);
+    sampler.join().unwrap();
+    let peak = *during.lock().unwrap();
+    let failed: Vec<String> = outcomes.iter().filter_map(|o| o.failed.clone()).collect();
+    if let Some(first) = failed.first() {
+        eprintln!(
+            "bench: {} WebSocket handshakes failed, e.g. {first}",
+            failed.len()
+        );
+    }
+    let complete = outcomes.iter().filter(|o| o.lines == WS_LINES).count();
+    let fewest = outcomes.iter().map(|o| o.lines).min().unwrap_or(0);
+    let messages: usize = outcomes.iter().map(|o| o.messages).sum();
+    let megabytes: usize = outcomes.iter().map(|o| o.bytes).sum::<usize>() / (1 << 20);
+    let mut delays: Vec<Duration> = outcomes.into_iter().flat_map(|o| o.delays).collect();
+    delays.sort();
+    let (p50, p99, max) = (
+        percentile(&delays, 0.50),
+        percentile(&delays, 0.99),
+        delays.last().copied().unwrap_or_default(),
+    );
+    rows.push(row(
+        &format!(
+            "WS fan-out{label}, {WS_CLIENTS} clients x {WS_LINES} lines: clients with every line"
+        ),
+        format!(
+            "{complete}/{WS_CLIENTS} (fewest {fewest}; {} handshakes failed)",
+            failed.len()
+        ),
+        "all",
+        "-".into(),
+        Some(complete == WS_CLIENTS),
+    ));
+    rows.push(row(
+        &format!("WS fan-out{label}: line delay tart print -> client, p50"),
+        ms(p50),
+        "-",
+        "-".into(),
+        None,
+    ));
+    rows.push(row(
+        &format!("WS fan-out{label}: line delay p99 (max)"),
+        format!("{} ({})", ms(p99), ms(max)),
+        "<= 10 ms",
+        "-".into(),
+        Some(p99 <= Duration::from_millis(10)),
+    ));
+    rows.push(row(
+        &format!("WS fan-out{label}: messages per client (MiB sent in all)"),
+        format!(
+            "{:.1} ({megabytes} MiB)",
+            messages as f64 / WS_CLIENTS as f64
+        ),
+        "-",
+        "-".into(),
+        None,
+    ));
+    peak
 }

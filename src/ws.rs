@@ -85,17 +85,45 @@ pub fn upgrade(app: &Arc<App>, rq: tiny_http::Request, head: &Head, task_id: &st
     let socket = WebSocket::from_raw_socket(stream, Role::Server, Some(config));
     let name = format!("ws-{}", &task_id[..task_id.len().min(8)]);
     let shutdown = app.shutdown_signal().clone();
+    let mode = match head.target.param("logs") {
+        Some("new") => Mode::NewLines { next: 0 },
+        _ => Mode::Full,
+    };
     let spawned = std::thread::Builder::new().name(name).spawn(move || {
         let _slot = slot;
-        serve_client(socket, current, updates, shutdown);
+        serve_client(socket, mode, current, updates, shutdown);
     });
     if let Err(e) = spawned {
         eprintln!("taartenfabriek: cannot start a WebSocket thread: {e}");
     }
 }
 
+/// What each message carries.
+enum Mode {
+    /// The whole task, as `api-spec.md` says: the default.
+    Full,
+    /// The task with only the log lines this client has not had yet, and `logs_from`,
+    /// the absolute index of the first (`?logs=new`). A chatty task then costs each
+    /// client its new lines instead of the whole log again at every change.
+    NewLines { next: u64 },
+}
+
+impl Mode {
+    fn message(&mut self, snapshot: &Snapshot) -> Message {
+        match self {
+            Mode::Full => Message::Text(snapshot.json.clone()),
+            Mode::NewLines { next } => {
+                let text = snapshot.task.to_json_from(*next);
+                *next = snapshot.task.log_end();
+                Message::text(text)
+            }
+        }
+    }
+}
+
 fn serve_client<S: std::io::Read + std::io::Write>(
     mut socket: WebSocket<S>,
+    mut mode: Mode,
     current: Arc<Snapshot>,
     updates: Receiver<Arc<Snapshot>>,
     shutdown: Receiver<()>,
@@ -103,7 +131,7 @@ fn serve_client<S: std::io::Read + std::io::Write>(
     let ticker = crossbeam_channel::tick(WS_PING_INTERVAL);
     let mut latest = current;
     loop {
-        if socket.send(Message::Text(latest.json.clone())).is_err() {
+        if socket.send(mode.message(&latest)).is_err() {
             return; // the client is gone or too slow to take a write in time.
         }
         if latest.terminal {

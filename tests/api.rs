@@ -679,3 +679,37 @@ fn a_failed_refresh_keeps_the_last_good_inventory_and_says_why() {
     server.set_faults("");
     assert_eq!(server.post("/api/vms/refresh", "{}").status, 200);
 }
+
+#[test]
+fn websocket_with_new_lines_only_sends_each_line_once() {
+    let server = TestServer::start();
+    let pull = server
+        .post(
+            "/api/vms/pull",
+            r#"{"oci_url":"ghcr.io/cirruslabs/ubuntu:latest"}"#,
+        )
+        .json();
+    let id = pull["id"].as_str().unwrap();
+    let path = format!("/ws/tasks/{id}?token={}&logs=new", server.token);
+    let mut ws = ws_connect(server.addr, &path).expect("upgrade");
+    let (messages, close) = ws_read_all(&mut ws);
+    assert_eq!(close, Some(1000));
+    let mut lines = Vec::new();
+    for m in &messages {
+        assert_task_shape(m);
+        assert_eq!(
+            m["logs_from"].as_u64().unwrap(),
+            lines.len() as u64,
+            "messages continue each other"
+        );
+        lines.extend(m["logs"].as_array().unwrap().iter().cloned());
+    }
+    let last = messages.last().unwrap();
+    assert_eq!(last["status"], "completed");
+    let task = server.get(&format!("/api/tasks/{id}")).json();
+    assert_eq!(
+        Value::Array(lines),
+        task["logs"],
+        "every line exactly once, in order"
+    );
+}

@@ -96,6 +96,22 @@ impl Task {
         self.error = Some(error.into());
     }
 
+    /// How many lines this task has logged in all (kept and dropped): the absolute index
+    /// of its next line.
+    pub fn log_end(&self) -> u64 {
+        self.logs_dropped + self.logs.len() as u64
+    }
+
+    /// The task as JSON with only the log lines from absolute index `from` on (lines
+    /// counted from the task's first, dropped ones included), and that index as
+    /// `logs_from`. What `/ws/tasks/<id>?logs=new` sends.
+    pub fn to_json_from(&self, from: u64) -> String {
+        let from = from.clamp(self.logs_dropped, self.log_end());
+        let skip = (from - self.logs_dropped) as usize;
+        let view = NewLines::new(self, &self.logs[skip..], from);
+        serde_json::to_string(&view).expect("a Task always serializes")
+    }
+
     /// Records the tail of a stderr capture (empty → `None`).
     pub fn set_stderr(&mut self, stderr: &str) {
         let trimmed = stderr.trim_end();
@@ -114,4 +130,81 @@ pub fn tail(s: &str, max: usize) -> &str {
         start += 1;
     }
     &s[start..]
+}
+
+/// A task with part of its log: [`Task`]'s fields in its order, plus `logs_from`. The
+/// test below keeps the two in step.
+#[derive(Serialize)]
+struct NewLines<'a> {
+    id: &'a str,
+    action: Action,
+    status: TaskStatus,
+    command: &'a Option<Vec<String>>,
+    exit_code: Option<i32>,
+    result: &'a Option<Value>,
+    error: &'a Option<String>,
+    stderr: &'a Option<String>,
+    created_at: f64,
+    updated_at: f64,
+    logs: &'a [String],
+    vm_name: &'a Option<String>,
+    progress: Option<f64>,
+    logs_dropped: u64,
+    logs_from: u64,
+}
+
+impl<'a> NewLines<'a> {
+    fn new(task: &'a Task, logs: &'a [String], logs_from: u64) -> NewLines<'a> {
+        NewLines {
+            id: &task.id,
+            action: task.action,
+            status: task.status,
+            command: &task.command,
+            exit_code: task.exit_code,
+            result: &task.result,
+            error: &task.error,
+            stderr: &task.stderr,
+            created_at: task.created_at,
+            updated_at: task.updated_at,
+            logs,
+            vm_name: &task.vm_name,
+            progress: task.progress,
+            logs_dropped: task.logs_dropped,
+            logs_from,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_lines_view_has_every_task_field() {
+        let mut task = Task::new("t".into(), Action::PullVm, Some("x".into()), 1.0);
+        task.push_log("a".into());
+        task.push_log("b".into());
+        let mut full: Value = serde_json::to_value(&task).unwrap();
+        let delta: Value = serde_json::from_str(&task.to_json_from(0)).unwrap();
+        full["logs_from"] = 0.into();
+        assert_eq!(delta, full);
+        let tail: Value = serde_json::from_str(&task.to_json_from(1)).unwrap();
+        assert_eq!(tail["logs"], serde_json::json!(["b"]));
+        assert_eq!(tail["logs_from"], 1);
+        let none: Value = serde_json::from_str(&task.to_json_from(9)).unwrap();
+        assert_eq!(none["logs"], serde_json::json!([]));
+        assert_eq!(none["logs_from"], 2);
+    }
+
+    #[test]
+    fn new_lines_after_dropped_lines_start_at_the_oldest_kept() {
+        let mut task = Task::new("t".into(), Action::PullVm, None, 1.0);
+        for i in 0..MAX_LOG_LINES + 3 {
+            task.push_log(i.to_string());
+        }
+        let v: Value = serde_json::from_str(&task.to_json_from(0)).unwrap();
+        assert_eq!(v["logs_from"], 3);
+        assert_eq!(v["logs"][0], "3");
+        assert_eq!(task.log_end(), MAX_LOG_LINES as u64 + 3);
+    }
 }

@@ -23,6 +23,8 @@ pub struct Snapshot {
     /// Reference-counted text: every WebSocket client sends the same bytes without
     /// copying them (a snapshot of a chatty task is ~100 KB; 100 clients would copy 10 MB).
     pub json: tungstenite::Utf8Bytes,
+    /// The task itself, for clients that take only new log lines (`?logs=new`).
+    pub task: Arc<Task>,
     pub terminal: bool,
 }
 
@@ -199,6 +201,7 @@ fn snapshot(task: &Task) -> Arc<Snapshot> {
         json: serde_json::to_string(task)
             .expect("a Task always serializes")
             .into(),
+        task: Arc::new(task.clone()),
         terminal: task.status.is_terminal(),
     })
 }
