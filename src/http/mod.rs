@@ -89,7 +89,7 @@ pub fn spawn_http_workers(
                     loop {
                         match server.recv() {
                             Ok(rq) => {
-                                nudger.activity();
+                                nudger.request_from(rq.remote_addr());
                                 dispatch(&app, rq);
                             }
                             Err(e) => {

@@ -13,13 +13,17 @@
 //! connection in a moment and then takes the queue's front: each nudge frees at most one
 //! queued connection. How many are queued cannot be seen (a freed one and an empty queue
 //! answer a nudge alike), so a round sends a fixed number of nudges, and more while they
-//! go unanswered (queued themselves). Small rounds follow request activity (connections
-//! are being opened) at most every [`NUDGE_MIN_GAP`]; a larger one runs every
+//! go unanswered (queued themselves). Small rounds follow the first request of a new
+//! connection (connections are being opened, so some may be stuck) at most every
+//! [`NUDGE_MIN_GAP`]; requests on kept-alive connections trigger none. A larger round runs every
 //! [`NUDGE_BACKSTOP`], for connections that starve while nothing else happens. A nudge
 //! that finds an idle thread costs one connect and close on loopback (~0.1 ms).
 
+use std::hash::{Hash, Hasher};
 use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -39,7 +43,7 @@ const NUDGE_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// slow answer costs one extra nudge, which is harmless.
 const NUDGE_ANSWER_WAIT: Duration = Duration::from_millis(5);
 
-/// Nudges in a round after request activity (2).
+/// Nudges in a round after a new connection's first request (2).
 const NUDGES_AFTER_ACTIVITY: usize = 2;
 
 /// Nudges in a backstop round (4). A burst of 200 idle connections left up to ~25
@@ -51,22 +55,38 @@ const NUDGES_PER_BACKSTOP: usize = 4;
 /// Most nudges in one round (1,024), should something keep them from being answered.
 const MAX_NUDGES_PER_ROUND: usize = 1024;
 
+/// Slots of the lossy set of recently seen client addresses (256).
+const SEEN_SLOTS: usize = 256;
+
 /// Asks for a nudge; cheap and non-blocking, called for every request.
 #[derive(Clone)]
 pub struct Nudger {
     tx: Sender<()>,
+    /// Client addresses seen lately, one per slot (a lossy set): a request from an
+    /// address not in its slot comes from a new connection.
+    seen: Arc<[AtomicU64; SEEN_SLOTS]>,
 }
 
 impl Nudger {
-    /// Notes request activity: a nudge follows soon.
-    pub fn activity(&self) {
-        let _ = self.tx.try_send(());
+    /// Notes a request from `client`: if it opens a new connection, a round follows soon.
+    /// On the hot path: one atomic load per request on a kept-alive connection.
+    pub fn request_from(&self, client: Option<&SocketAddr>) {
+        let Some(client) = client else { return };
+        let mut hasher = std::hash::DefaultHasher::new();
+        client.hash(&mut hasher);
+        let key = hasher.finish() | 1; // never 0, the empty slot
+        let slot = &self.seen[key as usize % SEEN_SLOTS];
+        if slot.load(Ordering::Relaxed) != key {
+            slot.store(key, Ordering::Relaxed);
+            let _ = self.tx.try_send(());
+        }
     }
 }
 
 /// Starts the nudging thread for the server at `addr`; it ends when `shutdown` disconnects.
 pub fn spawn_nudger(addr: SocketAddr, shutdown: Receiver<()>) -> (Nudger, JoinHandle<()>) {
     let (tx, rx) = crossbeam_channel::bounded(1);
+    let seen = Arc::new(std::array::from_fn(|_| AtomicU64::new(0)));
     let thread = std::thread::Builder::new()
         .name("http-pool-nudge".into())
         .spawn(move || {
@@ -86,7 +106,7 @@ pub fn spawn_nudger(addr: SocketAddr, shutdown: Receiver<()>) -> (Nudger, JoinHa
             }
         })
         .expect("cannot start the HTTP pool nudge thread");
-    (Nudger { tx }, thread)
+    (Nudger { tx, seen }, thread)
 }
 
 /// Sends `at_least` nudges, and more while they go unanswered (queued behind others).
