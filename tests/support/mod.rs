@@ -298,18 +298,38 @@ impl Drop for TestServer {
             let _ = child.kill();
             let _ = child.wait();
         }
-        // Stop any VM the test left running (their tart-sim run processes).
+        // End every tart-sim process the test left behind (a VM's `run`, a hung `pull`):
+        // those that logged a start but no exit.
         if !self.dir.0.as_os_str().is_empty() {
-            for record in self.sim_records() {
-                if record["event"] == "start"
-                    && record["argv"][0] == "run"
+            let records = self.sim_records();
+            let exited: Vec<&Value> = records
+                .iter()
+                .filter(|r| r["event"] == "exit")
+                .map(|r| &r["pid"])
+                .collect();
+            for record in records.iter().filter(|r| r["event"] == "start") {
+                if !exited.contains(&&record["pid"])
                     && let Some(pid) = record["pid"].as_i64()
+                    && is_tart_sim(pid)
                 {
                     let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
                 }
             }
         }
     }
+}
+
+/// True if `pid` is (still) a tart-sim process: a pid that logged no exit may have died
+/// by SIGKILL and been reused since.
+fn is_tart_sim(pid: i64) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|cmdline| {
+            cmdline
+                .split(|&b| b == 0)
+                .next()
+                .is_some_and(|argv0| argv0.ends_with(b"tart-sim"))
+        })
+        .unwrap_or(false)
 }
 
 fn sim_records(path: &Path) -> Vec<Value> {
