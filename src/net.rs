@@ -13,52 +13,43 @@ use crate::limits::CLIENT_SEND_TIMEOUT;
 /// Binds `addr` and sets the socket options every accepted connection should have.
 pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     let listener = TcpListener::bind(addr)?;
-    set_int_option(&listener, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1)?;
+    set_option(
+        &listener,
+        libc::IPPROTO_TCP,
+        libc::TCP_NODELAY,
+        &(1 as libc::c_int),
+    )?;
     set_send_timeout(&listener, CLIENT_SEND_TIMEOUT)?;
     Ok(listener)
 }
 
-#[allow(unsafe_code)] // setsockopt(2), which std does not offer on a listener.
-fn set_int_option(
-    listener: &TcpListener,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: the fd is a live socket owned by `listener`; we pass a pointer to a c_int
-    // that outlives the call and its exact size.
-    let rc = unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            level,
-            name,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 /// `SO_SNDTIMEO` on the listener. (Not `SO_RCVTIMEO`: on the listener that would also
 /// time out `accept()`, which ends tiny_http's accept loop for good — fact 3.)
-#[allow(unsafe_code)] // setsockopt(2) with a timeval.
 fn set_send_timeout(listener: &TcpListener, timeout: Duration) -> io::Result<()> {
     let tv = libc::timeval {
         tv_sec: timeout.as_secs() as libc::time_t,
         tv_usec: timeout.subsec_micros() as libc::suseconds_t,
     };
-    // SAFETY: as above, with a timeval that outlives the call and its exact size.
+    set_option(listener, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &tv)
+}
+
+/// setsockopt(2), which std does not offer on a listener, for a plain-data `value`.
+#[allow(unsafe_code)] // the one syscall std lacks here.
+fn set_option<T: Copy>(
+    listener: &TcpListener,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    // SAFETY: the fd is a live socket owned by `listener`; `value` is a plain C value
+    // (c_int or timeval) that outlives the call, passed with its exact size.
     let rc = unsafe {
         libc::setsockopt(
             listener.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            level,
+            name,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
         )
     };
     if rc == 0 {
