@@ -158,6 +158,9 @@ fn stop(app: &App, id: &str, name: &str) {
             None => return,
         }
     }
+    if outcome.success() {
+        app.inventory.apply(name, Change::Stopped); // before the task ends: see `finish`
+    }
     finish(
         app,
         id,
@@ -178,6 +181,9 @@ fn delete(app: &App, id: &str, name: &str) {
     ) else {
         return;
     };
+    if outcome.success() {
+        app.inventory.apply(name, Change::Deleted); // before the task ends: see `finish`
+    }
     finish(
         app,
         id,
@@ -380,8 +386,9 @@ fn spawn_run_reaper(app: Weak<App>, mut child: Child, name: String) -> Receiver<
             if let Some(app) = app.upgrade()
                 && !app.shutting_down()
             {
+                app.inventory.apply(&name, Change::Stopped);
                 app.inventory.invalidate(&name);
-                app.refresh_quietly();
+                app.request_refresh();
             }
         });
     if let Err(e) = spawned {
