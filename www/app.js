@@ -918,12 +918,15 @@
     let ws;
     try {
       const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-      ws = new WebSocket(proto + '//' + location.host + '/ws/tasks/' + encodeURIComponent(id) + '?token=' + encodeURIComponent(TOKEN));
+      // logs=new: each message carries only the log lines this socket has not sent yet;
+      // they are gathered here, so a chatty task costs its new lines, not its whole log.
+      ws = new WebSocket(proto + '//' + location.host + '/ws/tasks/' + encodeURIComponent(id) + '?token=' + encodeURIComponent(TOKEN) + '&logs=new');
     } catch (_) {
       startPolling(id);
       return;
     }
     entry.ws = ws;
+    let lines = [];
     setTaskMode(entry, 'connecting');
     ws.addEventListener('open', () => setTaskMode(entry, 'live'));
     ws.addEventListener('message', (ev) => {
@@ -935,6 +938,11 @@
       }
       if (task && task.id === id) {
         entry.el.dataset.followed = 'websocket';
+        if (typeof task.logs_from === 'number' && Array.isArray(task.logs)) {
+          lines = lines.concat(task.logs.map(String));
+          if (lines.length > 2 * MAX_LOG_LINES) lines = lines.slice(-MAX_LOG_LINES);
+          task = Object.assign({}, task, { logs: lines });
+        }
         updateTask(task);
       }
     });
