@@ -96,7 +96,7 @@ pub fn spawn_nudger(addr: SocketAddr, shutdown: Receiver<()>) -> (Nudger, JoinHa
                     recv(shutdown) -> _ => return,
                     default(NUDGE_BACKSTOP) => NUDGES_PER_BACKSTOP,
                 };
-                nudge_round(addr, nudges);
+                nudge_round(addr, nudges, &shutdown);
                 if shutdown
                     .recv_timeout(NUDGE_MIN_GAP)
                     .is_err_and(|e| e.is_disconnected())
@@ -109,10 +109,14 @@ pub fn spawn_nudger(addr: SocketAddr, shutdown: Receiver<()>) -> (Nudger, JoinHa
     (Nudger { tx, seen }, thread)
 }
 
-/// Sends `at_least` nudges, and more while they go unanswered (queued behind others).
-fn nudge_round(addr: SocketAddr, at_least: usize) {
+/// Sends `at_least` nudges, and more while they go unanswered (queued behind others),
+/// until the server shuts down.
+fn nudge_round(addr: SocketAddr, at_least: usize, shutdown: &Receiver<()>) {
     let mut answered_in_a_row = 0;
     for _ in 0..MAX_NUDGES_PER_ROUND {
+        if shutdown.try_recv() == Err(crossbeam_channel::TryRecvError::Disconnected) {
+            return;
+        }
         let Ok(mut nudge) = TcpStream::connect_timeout(&addr, NUDGE_CONNECT_TIMEOUT) else {
             return;
         };
