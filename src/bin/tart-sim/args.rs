@@ -32,12 +32,27 @@ pub struct Pos {
     pub optional: bool,
 }
 
+/// A long-only option (no short form).
+pub const fn opt(long: &'static str, value: Option<&'static str>, help: &'static str) -> Opt {
+    Opt {
+        long,
+        short: None,
+        value,
+        help,
+    }
+}
+
+/// A required single-value positional.
+pub const fn pos(name: &'static str) -> Pos {
+    Pos {
+        name,
+        many: false,
+        optional: false,
+    }
+}
+
 /// The single required `<name>` positional most commands take.
-pub const ONE_NAME: &[Pos] = &[Pos {
-    name: "name",
-    many: false,
-    optional: false,
-}];
+pub const ONE_NAME: &[Pos] = &[pos("name")];
 
 /// `--insecure`, shared by the commands that talk to a registry.
 pub const INSECURE: Opt = Opt {

@@ -6,7 +6,7 @@
 
 use std::fs;
 
-use crate::args::{CONCURRENCY, DEDUPLICATE, INSECURE, Opt, Pos, Spec};
+use crate::args::{CONCURRENCY, DEDUPLICATE, INSECURE, Opt, Spec, pos};
 use crate::commands::Ctx;
 use crate::commands::pull;
 use crate::failure::Failure;
@@ -30,18 +30,7 @@ static SPEC: Spec = Spec {
         },
         DEDUPLICATE,
     ],
-    positionals: &[
-        Pos {
-            name: "source-name",
-            many: false,
-            optional: false,
-        },
-        Pos {
-            name: "new-name",
-            many: false,
-            optional: false,
-        },
-    ],
+    positionals: &[pos("source-name"), pos("new-name")],
     passthrough: false,
 };
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::BufRead;
 
-use crate::args::{Opt, Pos, Spec};
+use crate::args::{Opt, Pos, Spec, opt};
 use crate::commands::Ctx;
 use crate::commands::pull;
 use crate::failure::Failure;
@@ -17,15 +17,6 @@ use crate::output;
 use crate::progress;
 use crate::signals;
 use crate::vmconfig::VmConfig;
-
-const fn opt(long: &'static str, value: Option<&'static str>, help: &'static str) -> Opt {
-    Opt {
-        long,
-        short: None,
-        value,
-        help,
-    }
-}
 
 const fn pos(name: &'static str, many: bool, optional: bool) -> Pos {
     Pos {

@@ -7,7 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::args::{Opt, Spec};
+use crate::args::{Spec, opt};
 use crate::commands::Ctx;
 use crate::failure::Failure;
 use crate::home::{Home, VmDir};
@@ -18,15 +18,6 @@ use crate::output;
 const GIB: u64 = 1024 * 1024 * 1024;
 /// Seconds per day for `--older-than`.
 const DAY: u64 = 86_400;
-
-const fn opt(long: &'static str, value: Option<&'static str>, help: &'static str) -> Opt {
-    Opt {
-        long,
-        short: None,
-        value,
-        help,
-    }
-}
 
 static SPEC: Spec = Spec {
     command: "prune",

@@ -1,6 +1,6 @@
 //! `tart rename <name> <new-name>` (contract 2.11). No running check, like tart.
 
-use crate::args::{Pos, Spec};
+use crate::args::{Spec, pos};
 use crate::commands::Ctx;
 use crate::failure::Failure;
 
@@ -9,18 +9,7 @@ static SPEC: Spec = Spec {
     abstract_: "Rename a local VM",
     synopsis: "<name> <new-name>",
     options: &[],
-    positionals: &[
-        Pos {
-            name: "name",
-            many: false,
-            optional: false,
-        },
-        Pos {
-            name: "new-name",
-            many: false,
-            optional: false,
-        },
-    ],
+    positionals: &[pos("name"), pos("new-name")],
     passthrough: false,
 };
 

@@ -6,7 +6,7 @@
 
 use std::fs;
 
-use crate::args::{ONE_NAME, Opt, Spec};
+use crate::args::{ONE_NAME, Spec, opt};
 use crate::commands::Ctx;
 use crate::failure::Failure;
 use crate::home;
@@ -19,15 +19,6 @@ const GB: u64 = 1_000_000_000;
 const HYPERVISOR_MIN_CPUS: u64 = 1;
 /// Virtualization.framework's minimum memory size (what Linux VMs are held to).
 const HYPERVISOR_MIN_MEMORY: u64 = 128 * MIB;
-
-const fn opt(long: &'static str, value: Option<&'static str>, help: &'static str) -> Opt {
-    Opt {
-        long,
-        short: None,
-        value,
-        help,
-    }
-}
 
 static SPEC: Spec = Spec {
     command: "set",
