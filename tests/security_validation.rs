@@ -6,7 +6,7 @@
 mod sec_support;
 mod support;
 
-use sec_support::{host, invocation_count, quiet, send_bytes, try_send_bytes};
+use sec_support::{assert_nothing_ran, host, quiet, send_bytes, try_send_bytes};
 use support::{Response, TestServer};
 
 /// Percent-encoded path segments that must never reach `tart` as a VM name.
@@ -86,12 +86,7 @@ fn bad_vm_names_are_refused_and_run_nothing() {
         let resp = server.get(&format!("/api/vms/{name}"));
         assert_json_4xx(&resp, 404, &format!("get {name:?} ({why})"));
     }
-    assert_eq!(
-        invocation_count(&server),
-        baseline,
-        "tart ran for a bad name: {:?}",
-        server.invocations()
-    );
+    assert_nothing_ran(&server, baseline);
     // The longest allowed name is fine (404: no such VM, after a refresh).
     let ok = "a".repeat(128);
     assert_eq!(
@@ -113,7 +108,7 @@ fn invalid_utf8_in_the_path_is_a_400() {
         assert_json_4xx(&resp, 400, path);
         assert_eq!(resp.detail(), "malformed request path");
     }
-    assert_eq!(invocation_count(&server), baseline);
+    assert_nothing_ran(&server, baseline);
 }
 
 #[test]
@@ -162,12 +157,7 @@ fn bad_oci_references_are_422_and_run_nothing() {
         );
         assert!(detail["msg"].as_str().unwrap().starts_with("Value error, "));
     }
-    assert_eq!(
-        invocation_count(&server),
-        baseline,
-        "{:?}",
-        server.invocations()
-    );
+    assert_nothing_ran(&server, baseline);
 }
 
 #[test]
@@ -215,12 +205,7 @@ fn bodies_of_the_wrong_shape_are_422_in_fastapis_words_and_run_nothing() {
         assert_json_4xx(&resp, 422, &case);
         assert_eq!(resp.detail()[0]["type"], *kind, "{case}: {}", resp.text());
     }
-    assert_eq!(
-        invocation_count(&server),
-        baseline,
-        "{:?}",
-        server.invocations()
-    );
+    assert_nothing_ran(&server, baseline);
     assert_eq!(server.get("/api/health").status, 200);
 }
 
@@ -277,7 +262,7 @@ fn huge_bodies_are_413_and_the_server_survives_them() {
     chunked.extend_from_slice(b"0\r\n\r\n");
     let resp = send_bytes(server.addr, &chunked);
     assert_json_4xx(&resp, 413, "chunked 80 KiB");
-    assert_eq!(invocation_count(&server), baseline);
+    assert_nothing_ran(&server, baseline);
     assert_eq!(server.get("/api/health").status, 200);
     assert!(server.child.is_some());
 }
@@ -385,12 +370,7 @@ fn malformed_requests_of_every_kind_get_4xx_or_a_close_and_the_server_keeps_serv
         );
     }
     assert_eq!(server.get("/api/health").status, 200);
-    assert_eq!(
-        invocation_count(&server),
-        baseline,
-        "{:?}",
-        server.invocations()
-    );
+    assert_nothing_ran(&server, baseline);
 }
 
 #[test]

@@ -79,6 +79,17 @@ pub fn invocation_count(server: &TestServer) -> usize {
     server.invocations().len()
 }
 
+/// Asserts that tart-sim was not run since `baseline` (from [`quiet`]).
+#[track_caller]
+pub fn assert_nothing_ran(server: &TestServer, baseline: usize) {
+    assert_eq!(
+        invocation_count(server),
+        baseline,
+        "tart ran: {:?}",
+        server.invocations()
+    );
+}
+
 /// The server process id.
 pub fn pid(server: &TestServer) -> u32 {
     server.child.as_ref().expect("server running").id()
