@@ -489,13 +489,8 @@ fn actions_on_one_vm_run_in_order() {
 #[test]
 fn websocket_streams_from_first_state_to_close() {
     let server = TestServer::start();
-    let pull = server
-        .post(
-            "/api/vms/pull",
-            r#"{"oci_url":"ghcr.io/cirruslabs/ubuntu:latest"}"#,
-        )
-        .json();
-    let id = pull["id"].as_str().unwrap();
+    let id = server.start_pull("ghcr.io/cirruslabs/ubuntu:latest");
+    let id = id.as_str();
     let mut ws = ws_connect(
         server.addr,
         &format!("/ws/tasks/{id}?token={}", server.token),
@@ -683,13 +678,8 @@ fn a_failed_refresh_keeps_the_last_good_inventory_and_says_why() {
 #[test]
 fn websocket_with_new_lines_only_sends_each_line_once() {
     let server = TestServer::start();
-    let pull = server
-        .post(
-            "/api/vms/pull",
-            r#"{"oci_url":"ghcr.io/cirruslabs/ubuntu:latest"}"#,
-        )
-        .json();
-    let id = pull["id"].as_str().unwrap();
+    let id = server.start_pull("ghcr.io/cirruslabs/ubuntu:latest");
+    let id = id.as_str();
     let path = format!("/ws/tasks/{id}?token={}&logs=new", server.token);
     let mut ws = ws_connect(server.addr, &path).expect("upgrade");
     let (messages, close) = ws_read_all(&mut ws);

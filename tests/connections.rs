@@ -24,17 +24,8 @@ fn a_burst_of_websocket_clients_is_served_while_all_stay_open() {
     setup.env.retain(|(k, _)| k != "TART_SIM_PULL_MS");
     setup.env.push(("TART_SIM_PULL_MS".into(), "30000".into()));
     let mut server = TestServer::start_with(setup);
-    let task = server
-        .post(
-            "/api/vms/pull",
-            r#"{"oci_url":"ghcr.io/cirruslabs/ubuntu:latest"}"#,
-        )
-        .json();
-    let path = format!(
-        "/ws/tasks/{}?token={}",
-        task["id"].as_str().unwrap(),
-        server.token
-    );
+    let id = server.start_pull("ghcr.io/cirruslabs/ubuntu:latest");
+    let path = format!("/ws/tasks/{id}?token={}", server.token);
     let barrier = Arc::new(Barrier::new(CLIENTS));
     let (tx, rx) = mpsc::channel();
     for _ in 0..CLIENTS {

@@ -274,6 +274,16 @@ impl TestServer {
         )
     }
 
+    /// Starts a pull of `reference` and returns its task id.
+    pub fn start_pull(&self, reference: &str) -> String {
+        let reply = self.post(
+            "/api/vms/pull",
+            &serde_json::json!({ "oci_url": reference }).to_string(),
+        );
+        assert_eq!(reply.status, 202, "pull {reference}: {}", reply.text());
+        reply.json()["id"].as_str().unwrap().to_string()
+    }
+
     /// Polls a task until it is completed or failed.
     pub fn wait_task(&self, id: &str) -> Value {
         eventually(&format!("task {id} ends"), || {
