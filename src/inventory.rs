@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::limits::REFRESH_PARALLELISM;
-use crate::sync::{lock, unix_now};
+use crate::sync::lock;
 use crate::tart::parse::{disk_label, memory_label};
 use crate::tart::{ListEntry, Tart, TartError, VmDetails};
 
@@ -101,7 +101,6 @@ struct State {
     /// Names whose cached details must be fetched again (a task changed them).
     stale: HashSet<String>,
     last_error: Option<String>,
-    refreshed_at: Option<f64>,
     /// When the newest finished refresh started.
     last_refresh_started: Option<Instant>,
     /// Changes applied while a refresh is running: its `tart list` may predate them, so
@@ -131,7 +130,6 @@ impl Inventory {
                 details: HashMap::new(),
                 stale: HashSet::new(),
                 last_error: None,
-                refreshed_at: None,
                 last_refresh_started: None,
                 changes_during_refresh: None,
             }),
@@ -155,12 +153,6 @@ impl Inventory {
             .iter()
             .find(|vm| vm.name == name)
             .cloned()
-    }
-
-    /// Why the last refresh failed, if it did, and when the last good one finished.
-    pub fn status(&self) -> (Option<String>, Option<f64>) {
-        let state = lock(&self.state);
-        (state.last_error.clone(), state.refreshed_at)
     }
 
     /// Records in the cached list what a finished action did to a VM, so that a client
@@ -304,7 +296,6 @@ impl Inventory {
                     .iter()
                     .any(|(name, c)| name == n && *c == Change::Invalidated)
         });
-        state.refreshed_at = Some(unix_now());
         Ok(())
     }
 

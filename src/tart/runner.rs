@@ -132,11 +132,6 @@ impl TartRunner {
             .collect()
     }
 
-    /// The program path, for messages.
-    pub fn program(&self) -> &std::path::Path {
-        &self.program
-    }
-
     fn command(&self, args: &[String]) -> Command {
         let mut cmd = Command::new(&self.program);
         cmd.args(args)

@@ -101,11 +101,6 @@ impl TaskStore {
         lock(&self.inner).tasks.contains_key(id)
     }
 
-    /// A copy of the task.
-    pub fn get(&self, id: &str) -> Option<Task> {
-        lock(&self.inner).tasks.get(id).map(|e| e.task.clone())
-    }
-
     /// The task as JSON.
     pub fn get_json(&self, id: &str) -> Option<Vec<u8>> {
         let inner = lock(&self.inner);
@@ -126,15 +121,6 @@ impl TaskStore {
             .map(|e| &e.task)
             .collect();
         serde_json::to_vec(&tasks).expect("a Task always serializes")
-    }
-
-    /// True if a task on `vm_name` is pending or running.
-    pub fn has_active_task_for(&self, vm_name: &str) -> bool {
-        let inner = lock(&self.inner);
-        inner
-            .tasks
-            .values()
-            .any(|e| !e.task.status.is_terminal() && e.task.vm_name.as_deref() == Some(vm_name))
     }
 
     /// Changes a task and tells its subscribers. Returns false if there is no such task.
