@@ -25,7 +25,7 @@ pub struct App {
     /// Open WebSocket connections.
     pub ws_clients: AtomicUsize,
     /// The UI page with the token in it.
-    pub index_html: Vec<u8>,
+    pub index_html: std::sync::Arc<[u8]>,
     /// Disconnected when the server shuts down.
     shutdown: Receiver<()>,
     /// Refresh requests for the background refresher; one pending request is enough.
@@ -43,7 +43,7 @@ impl App {
         pool: WorkerPool,
         shutdown: Receiver<()>,
     ) -> App {
-        let index_html = crate::http::assets::index_with_token(&token);
+        let index_html = crate::http::assets::index_with_token(&token).into();
         App {
             config,
             port,

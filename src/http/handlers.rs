@@ -27,7 +27,7 @@ pub fn health() -> Reply {
 pub fn index(app: &App) -> Reply {
     Reply::page(
         "text/html; charset=utf-8",
-        Body::Owned(app.index_html.clone()),
+        Body::Shared(app.index_html.clone()),
     )
 }
 
