@@ -251,6 +251,10 @@ impl Bench {
         assert_eq!(vms.len(), VMS);
         let with_ip = vms.iter().filter(|v| v["ip_address"].is_string()).count();
         assert_eq!(with_ip, RUNNING, "every running VM has its IP");
+        let complete = vms
+            .iter()
+            .filter(|v| v["cpu"].is_u64() && v["memory"].is_string());
+        assert_eq!(complete.count(), VMS, "every VM has its settings");
         let mut warm = Vec::new();
         for _ in 0..3 {
             let t = Instant::now();
@@ -267,14 +271,14 @@ impl Bench {
             t.elapsed()
         };
         rows.push(row(
-            "refresh, 50 VMs / 20 running, 200 ms per tart call: first (cold)",
+            "refresh, 50 VMs / 20 running, 200 ms per tart call: first after start-up",
             secs(cold),
             "<= 0.6 s",
             format!("{} (2 calls in a row)", secs(floor)),
             Some(cold <= Duration::from_millis(600)),
         ));
         rows.push(row(
-            "refresh, same, later (tart get cached; list + 20 ip)",
+            "refresh, same, later (each: list, then 20 ip at once)",
             secs(warm),
             "<= 0.6 s",
             format!("{} (2 calls in a row)", secs(floor)),

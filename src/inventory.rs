@@ -1,4 +1,5 @@
-//! The VM inventory: what `tart list` says, enriched with `tart get` (cached per VM) and
+//! The VM inventory: what `tart list` says, enriched with each VM's settings (read from
+//! its `config.json`, or `tart get` cached per VM where that fails; see `tart::home`) and
 //! `tart ip` (for running VMs), kept in memory and serialized once per change so that
 //! `GET /api/vms` costs almost nothing.
 //!
@@ -231,14 +232,20 @@ impl Inventory {
             (state.details.clone(), state.stale.clone())
         };
         let is_local = |e: &ListEntry| e.source.as_deref() != Some("oci");
+        // Settings come from each VM's config.json, fresh on every refresh; `tart get`
+        // (cached) only where that file cannot be read.
+        let mut from_files = HashMap::new();
         let mut jobs = Vec::new();
         for entry in &entries {
-            if is_local(entry)
-                && (!details.contains_key(&entry.name) || stale.contains(&entry.name))
-            {
+            if !is_local(entry) {
+                continue;
+            }
+            if let Some(settings) = tart.local_settings(&entry.name) {
+                from_files.insert(entry.name.clone(), settings);
+            } else if !details.contains_key(&entry.name) || stale.contains(&entry.name) {
                 jobs.push(Query::Get(entry.name.clone()));
             }
-            if is_local(entry) && entry.state.as_deref() == Some("running") {
+            if entry.state.as_deref() == Some("running") {
                 jobs.push(Query::Ip(entry.name.clone()));
             }
         }
@@ -266,7 +273,7 @@ impl Inventory {
                 build_vm(
                     e,
                     if is_local(e) {
-                        details.get(&e.name)
+                        from_files.get(&e.name).or_else(|| details.get(&e.name))
                     } else {
                         None
                     },
@@ -409,7 +416,9 @@ mod tests {
         std::fs::write(&script, body).unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         let (keep_open, cancel) = crossbeam_channel::bounded(0);
-        let runner = TartRunner::new(script, "tart".into(), Vec::new(), cancel);
+        // A home without VM folders: settings come from the fake's `get`.
+        let home = vec![("TART_HOME".into(), dir.join("home").into_os_string())];
+        let runner = TartRunner::new(script, "tart".into(), home, cancel);
         (Tart::new(runner, Duration::from_secs(10)), keep_open)
     }
 

@@ -69,6 +69,9 @@ pub const MAX_CAPTURE_BYTES: usize = 4 * 1024 * 1024;
 /// `tart` processes at once, across tasks and refreshes (32).
 pub const MAX_TART_PROCESSES: usize = 32;
 
+/// Largest VM `config.json` the refresh reads (64 KiB); tart's are under 2 KiB.
+pub const MAX_VM_CONFIG_FILE_BYTES: u64 = 64 * 1024;
+
 /// Per-VM `tart get`/`tart ip` calls run in parallel by one refresh (32).
 pub const REFRESH_PARALLELISM: usize = 32;
 

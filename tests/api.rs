@@ -122,10 +122,28 @@ fn unknown_vm_is_found_after_an_implicit_refresh() {
 }
 
 #[test]
+fn refresh_reads_settings_from_config_json_without_tart_get() {
+    // `tart get` bumps a VM's access date (which `tart prune --older-than` goes by), so
+    // the refresh reads each VM's config.json instead, afresh every time.
+    let server = TestServer::start();
+    server.create_vm("ubuntu");
+    let vms = server.post("/api/vms/refresh", "{}").json();
+    assert_eq!(vms[0]["cpu"], 4);
+    assert_eq!(vms[0]["memory"], "4G");
+    let out = server.sim(&["set", "ubuntu", "--cpu", "6", "--display", "1920x1080px"]);
+    assert!(out.status.success());
+    let vms = server.post("/api/vms/refresh", "{}").json();
+    assert_eq!(vms[0]["cpu"], 6);
+    assert_eq!(vms[0]["display"], "1920x1080px");
+    assert_eq!(vms[0]["os"], "linux");
+    let ran: Vec<String> = server.invocations().iter().map(|a| a[0].clone()).collect();
+    assert!(!ran.iter().any(|c| c == "get"), "{ran:?}");
+}
+
+#[test]
 fn config_is_cached_and_force_refresh_refetches() {
     let server = TestServer::start();
     server.create_vm("ubuntu");
-    // The refresh fetches and caches every local VM's config.
     assert_eq!(server.post("/api/vms/refresh", "{}").status, 200);
     let config = server.get("/api/vms/ubuntu/config");
     assert_eq!(config.status, 200, "{}", config.text());
@@ -144,6 +162,7 @@ fn config_is_cached_and_force_refresh_refetches() {
             .count()
     };
     let before = gets();
+    assert_eq!(before, 1, "the first config request ran tart get");
     server.get("/api/vms/ubuntu/config");
     assert_eq!(gets(), before, "a cached config runs no tart get");
     let out = server.sim(&["set", "ubuntu", "--cpu", "6", "--memory", "8192"]);

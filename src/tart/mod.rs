@@ -2,9 +2,11 @@
 //! queries, and the parsers for their output. User values always come after `--`, and
 //! are validated before they get here (`crate::validate`).
 
+pub mod home;
 pub mod parse;
 pub mod runner;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use parse::{ListEntry, VmDetails};
@@ -64,13 +66,17 @@ pub struct Tart {
     runner: TartRunner,
     /// Timeout of every query (`Timeouts::query`).
     query_timeout: Duration,
+    /// `$TART_HOME` as our `tart` children see it.
+    home: Option<PathBuf>,
 }
 
 impl Tart {
     pub fn new(runner: TartRunner, query_timeout: Duration) -> Tart {
+        let home = home::tart_home(runner.child_env());
         Tart {
             runner,
             query_timeout,
+            home,
         }
     }
 
@@ -111,6 +117,12 @@ impl Tart {
             self.query_timeout,
         )?;
         parse::details(&out).map_err(TartError::Unreadable)
+    }
+
+    /// A local VM's settings from its `config.json`, without running `tart` (see
+    /// [`home`]); `None` means ask [`Tart::get`].
+    pub fn local_settings(&self, name: &str) -> Option<VmDetails> {
+        home::read_vm_settings(self.home.as_ref()?, name)
     }
 
     /// `tart ip -- <name>`: `Ok(None)` when tart found no address (exit 1).

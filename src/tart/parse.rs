@@ -35,6 +35,55 @@ pub struct VmDetails {
     pub raw: Value,
 }
 
+/// Parses a local VM's `config.json` (`tart-cli.md` §1.2) into what `tart get` would say
+/// of it, with tart's defaults for missing keys. `cpuCount` and `memorySize` must be
+/// there: without them the file is not one we understand, and the caller asks `tart get`.
+pub fn vm_config_file(text: &str) -> Result<VmDetails, String> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| format!("config.json is not JSON ({e})"))?;
+    let obj = value
+        .as_object()
+        .ok_or("config.json is not a JSON object")?;
+    let cpu = obj
+        .get("cpuCount")
+        .and_then(Value::as_u64)
+        .ok_or("config.json has no cpuCount")?;
+    let memory_bytes = obj
+        .get("memorySize")
+        .and_then(Value::as_u64)
+        .ok_or("config.json has no memorySize")?;
+    let os = string(obj, "os").unwrap_or_else(|| "darwin".to_string());
+    let disk_format = match obj.get("diskFormat").and_then(Value::as_str) {
+        Some("asif") => "asif",
+        _ => "raw",
+    };
+    Ok(VmDetails {
+        os: Some(os),
+        cpu: Some(cpu),
+        memory_mib: Some(memory_bytes / 1024 / 1024),
+        disk_gb: None,
+        display: Some(display(obj.get("display"))),
+        disk_format: Some(disk_format.to_string()),
+        state: None,
+        raw: Value::Null,
+    })
+}
+
+/// `config.json`'s display as `tart get` prints it: `1024x768`, `1920x1080px`.
+fn display(value: Option<&Value>) -> String {
+    let Some(obj) = value.and_then(Value::as_object) else {
+        return "1024x768".to_string();
+    };
+    let side = |key: &str| obj.get(key).and_then(Value::as_u64);
+    match (side("width"), side("height")) {
+        (Some(w), Some(h)) => {
+            let unit = obj.get("unit").and_then(Value::as_str).unwrap_or("");
+            format!("{w}x{h}{unit}")
+        }
+        _ => "1024x768".to_string(),
+    }
+}
+
 /// Parses `tart list --format json`. Entries without a `Name` are skipped.
 pub fn list(stdout: &str) -> Result<Vec<ListEntry>, String> {
     let value: Value = serde_json::from_str(stdout.trim())

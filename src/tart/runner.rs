@@ -125,6 +125,11 @@ impl TartRunner {
         }
     }
 
+    /// The variables every child gets on top of our own environment.
+    pub fn child_env(&self) -> &[(OsString, OsString)] {
+        &self.env
+    }
+
     /// The full argv of a call, as shown in a task's `command`.
     pub fn argv(&self, args: &[String]) -> Vec<String> {
         std::iter::once(self.argv0.clone())
