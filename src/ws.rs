@@ -111,11 +111,11 @@ enum Mode {
 impl Mode {
     fn message(&mut self, snapshot: &Snapshot) -> Message {
         match self {
-            Mode::Full => Message::Text(snapshot.json.clone()),
+            Mode::Full => Message::Text(snapshot.json()),
             Mode::NewLines { next } => {
-                let text = snapshot.task.to_json_from(*next);
+                let text = snapshot.json_from(*next);
                 *next = snapshot.task.log_end();
-                Message::text(text)
+                Message::Text(text)
             }
         }
     }

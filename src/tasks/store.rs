@@ -1,14 +1,16 @@
 //! The task store: every task by id, the WebSocket subscribers of each, and eviction of
 //! old finished tasks.
 //!
-//! Threading: one `Mutex` guards the map. Under it we only touch memory: snapshots are
-//! serialized once per change and handed to subscribers with `try_send` (never a
-//! blocking send), and journal records go to the journal thread's unbounded channel.
+//! Threading: one `Mutex` guards the map. Under it we only touch memory: a snapshot (a
+//! copy of the task) is taken once per change and handed to subscribers with `try_send`
+//! (never a blocking send), and journal records go to the journal thread's unbounded channel.
 //! Subscribing takes the snapshot and registers the channel under one lock, so a
 //! subscriber sees the current state and then every later change, with no gap.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tungstenite::Utf8Bytes;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
@@ -17,15 +19,52 @@ use super::model::{Action, Task};
 use crate::limits::{MAX_TASKS_KEPT, WS_SUBSCRIBER_QUEUE};
 use crate::sync::{lock, unix_now};
 
-/// One serialized state of a task, shared by every subscriber.
+/// One state of a task, shared by every subscriber. Its JSON forms are made on first use,
+/// outside the store's lock, and shared by every client that sends the same bytes.
 #[derive(Debug)]
 pub struct Snapshot {
-    /// Reference-counted text: every WebSocket client sends the same bytes without
-    /// copying them (a snapshot of a chatty task is ~100 KB; 100 clients would copy 10 MB).
-    pub json: tungstenite::Utf8Bytes,
-    /// The task itself, for clients that take only new log lines (`?logs=new`).
     pub task: Arc<Task>,
     pub terminal: bool,
+    /// The whole task (a snapshot of a chatty task is ~100 KB; 100 clients would
+    /// otherwise serialize and copy 10 MB).
+    full: OnceLock<Utf8Bytes>,
+    /// [`Task::to_json_from`] by first line: `?logs=new` clients that were sent the same
+    /// snapshots before ask for the same lines, so one of them serializes for all.
+    from_line: Mutex<Vec<(u64, Utf8Bytes)>>,
+}
+
+impl Snapshot {
+    fn new(task: &Task) -> Arc<Snapshot> {
+        Arc::new(Snapshot {
+            task: Arc::new(task.clone()),
+            terminal: task.status.is_terminal(),
+            full: OnceLock::new(),
+            from_line: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The whole task as JSON.
+    pub fn json(&self) -> Utf8Bytes {
+        self.full
+            .get_or_init(|| {
+                serde_json::to_string(&*self.task)
+                    .expect("a Task always serializes")
+                    .into()
+            })
+            .clone()
+    }
+
+    /// The task as JSON with the log lines from `from` on ([`Task::to_json_from`]).
+    pub fn json_from(&self, from: u64) -> Utf8Bytes {
+        // Held while serializing: a client that waits here wants these very bytes.
+        let mut made = lock(&self.from_line);
+        if let Some((_, json)) = made.iter().find(|(f, _)| *f == from) {
+            return json.clone();
+        }
+        let json: Utf8Bytes = self.task.to_json_from(from).into();
+        made.push((from, json.clone()));
+        json
+    }
 }
 
 struct Entry {
@@ -138,7 +177,7 @@ impl TaskStore {
             self.record(&entry.task);
         }
         if !entry.subscribers.is_empty() {
-            let snapshot = snapshot(&entry.task);
+            let snapshot = Snapshot::new(&entry.task);
             let terminal = snapshot.terminal;
             // A full queue means a client that does not keep up: drop it, never wait.
             entry
@@ -160,7 +199,7 @@ impl TaskStore {
         let mut inner = lock(&self.inner);
         let entry = inner.tasks.get_mut(id)?;
         let (tx, rx) = crossbeam_channel::bounded(WS_SUBSCRIBER_QUEUE);
-        let current = snapshot(&entry.task);
+        let current = Snapshot::new(&entry.task);
         if !current.terminal {
             entry.subscribers.push(tx);
         }
@@ -180,16 +219,6 @@ impl TaskStore {
             journal.put(task);
         }
     }
-}
-
-fn snapshot(task: &Task) -> Arc<Snapshot> {
-    Arc::new(Snapshot {
-        json: serde_json::to_string(task)
-            .expect("a Task always serializes")
-            .into(),
-        task: Arc::new(task.clone()),
-        terminal: task.status.is_terminal(),
-    })
 }
 
 /// Drops the oldest finished tasks beyond [`MAX_TASKS_KEPT`]. Unfinished tasks stay: their
@@ -212,4 +241,37 @@ fn evict(inner: &mut Inner, journal: Option<&JournalHandle>) {
             true
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_at_the_same_line_share_one_serialization() {
+        let store = TaskStore::new(Vec::new(), None);
+        let task = store.create(Action::PullVm, None);
+        let (_, updates) = store.subscribe(&task.id).unwrap();
+        store.update(&task.id, |t| {
+            t.push_log("a".into());
+            t.push_log("b".into());
+        });
+        let snapshot = updates.try_recv().unwrap();
+        let first = snapshot.json_from(0);
+        let again = snapshot.json_from(0);
+        assert_eq!(
+            first.as_str().as_ptr(),
+            again.as_str().as_ptr(),
+            "shared bytes"
+        );
+        assert_eq!(first.as_str(), snapshot.task.to_json_from(0));
+        let tail = snapshot.json_from(1);
+        assert_eq!(tail.as_str(), snapshot.task.to_json_from(1));
+        let full = snapshot.json();
+        assert_eq!(full.as_str().as_ptr(), snapshot.json().as_str().as_ptr());
+        assert_eq!(
+            full.as_str(),
+            serde_json::to_string(&*snapshot.task).unwrap()
+        );
+    }
 }
