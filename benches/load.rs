@@ -6,6 +6,8 @@
 //! - the benchmark itself (the default);
 //! - `baseline-server <payload-file>`: a bare tiny_http server with `TCP_NODELAY` that
 //!   answers every request with the payload, in its own process like the real server;
+//! - `baseline-fanout`: bare tiny_http + tungstenite forwarding the stand-in's lines to
+//!   every WebSocket client, one thread per client like the real server;
 //! - a `tart` stand-in when `BENCH_AS_TART` is set (the fan-out world): `pull` waits for
 //!   a go file and then prints numbered, timestamped lines; every other command is
 //!   handed to `tart-sim`.
@@ -35,6 +37,11 @@ const TART_LATENCY_MS: u64 = 200;
 /// Fan-out: WebSocket clients and lines printed by the task's `tart`.
 const WS_CLIENTS: usize = 100;
 const WS_LINES: usize = 1_000;
+/// Threads that drive the fan-out clients, each polling its share of the sockets. One per
+/// client, as 100 browser tabs would be: with 2 or 4 threads polling all the sockets (as
+/// `wrk` does), the clients got too small a share of the two cores next to the server's
+/// 100 socket threads, and the p99 rose by a third to a half for ours and the baseline alike.
+const WS_CLIENT_THREADS: usize = WS_CLIENTS;
 /// Short tasks submitted at once, and the connections that submit them.
 const SHORT_TASKS: usize = 200;
 const SUBMITTERS: usize = 8;
@@ -50,6 +57,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("baseline-server") {
         return baseline_server(Path::new(&args[1]));
+    }
+    if args.first().map(String::as_str) == Some("baseline-fanout") {
+        return baseline_fanout();
     }
     let opts = Options::parse(&args);
     let mut bench = Bench::new(opts);
@@ -429,23 +439,35 @@ impl Bench {
         let mut conn = Conn::open(server.port);
         // First, on the fresh server: 100 handshakes at once.
         let hung = burst_handshakes(&server, &mut conn, &go.with_extension("burst"));
-        let peak = fan_out_round(&server, &mut conn, &go, "fanout", "", "", rows);
-        // The same with `?logs=new`: each message carries only the lines a client lacks.
-        let go_new = go.with_extension("new");
-        let peak_new = fan_out_round(
-            &server,
-            &mut conn,
-            &go_new,
-            "fanout-new",
-            "&logs=new",
-            " (?logs=new)",
-            rows,
+        // Rounds alternate ours (whole tasks, then `?logs=new`: each message carries only
+        // the lines a client lacks) and the baseline (the same stand-in's lines forwarded
+        // by bare tiny_http + tungstenite); each figure is the median round by p99.
+        let (mut full, mut new_lines, mut base) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 1..=self.opts.rounds {
+            eprintln!("bench: fan-out, {WS_CLIENTS} clients, round {round}");
+            let url = fan_out_task(&server, &mut conn, "fanout", "");
+            full.push(fan_out_round(&server, &url, &go));
+            let url = fan_out_task(&server, &mut conn, "fanout-new", "&logs=new");
+            new_lines.push(fan_out_round(&server, &url, &go.with_extension("new")));
+            let go_base = go.with_extension("base");
+            let baseline = self.start_fanout_baseline(&go_base, &env);
+            let url = format!("ws://127.0.0.1:{}/", baseline.port);
+            base.push(fan_out_round(&baseline, &url, &go_base));
+            self.stop(baseline);
+        }
+        let peak = full
+            .iter()
+            .chain(&new_lines)
+            .map(|f| f.peak)
+            .max_by_key(|p| p.rss_kib)
+            .unwrap();
+        let (full, new_lines, base) = (
+            median_round(full),
+            median_round(new_lines),
+            median_round(base),
         );
-        let peak = if peak_new.rss_kib > peak.rss_kib {
-            peak_new
-        } else {
-            peak
-        };
+        fan_out_rows(rows, "", &full, &base);
+        fan_out_rows(rows, " (?logs=new)", &new_lines, &base);
         rows.push(row(
             "RSS / threads idle -> peak during fan-out",
             format!(
@@ -603,7 +625,23 @@ impl Bench {
         let data = self.dir.0.join(format!("data-{tag}"));
         let stderr = std::fs::File::create(self.dir.0.join(format!("server-{tag}.log"))).unwrap();
         let t = Instant::now();
-        let mut cmd = Command::new(SERVER_BIN);
+        // `BENCH_PERF=<tag>` profiles that server (e.g. `fanout`) into /tmp/perf.data.
+        let mut cmd = if std::env::var("BENCH_PERF").is_ok_and(|t| t == tag) {
+            let mut c = Command::new("perf");
+            c.args([
+                "record",
+                "-F",
+                "9999",
+                "-g",
+                "-o",
+                "/tmp/perf.data",
+                "--",
+                SERVER_BIN,
+            ]);
+            c
+        } else {
+            Command::new(SERVER_BIN)
+        };
         cmd.args(["--port", "0", "--refresh-interval", "0", "--tart"])
             .arg(tart)
             .arg("--data-dir")
@@ -640,6 +678,36 @@ impl Bench {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the baseline");
+        let port = read_port(&mut child);
+        wait_for_health(port, None);
+        let startup = t.elapsed();
+        let pid = child.id();
+        self.children.add(child);
+        Started {
+            pid,
+            port,
+            token: String::new(),
+            startup,
+        }
+    }
+
+    /// Starts the bare fan-out baseline, with the stand-in `tart` environment.
+    fn start_fanout_baseline(&mut self, go: &Path, env: &[(String, String)]) -> Started {
+        let t = Instant::now();
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .arg("baseline-fanout")
+            // The baseline itself is no stand-in; it sets that for the child it starts.
+            .envs(
+                env.iter()
+                    .filter(|(k, _)| k != "BENCH_AS_TART")
+                    .map(|(k, v)| (k, v)),
+            )
+            .env("BENCH_GO_FILE", go)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the fan-out baseline");
         let port = read_port(&mut child);
         wait_for_health(port, None);
         let startup = t.elapsed();
@@ -896,8 +964,6 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 // WebSocket fan-out
 
 struct WsOutcome {
-    /// Why the handshake failed, if it did.
-    failed: Option<String>,
     /// Distinct lines seen.
     lines: usize,
     messages: usize,
@@ -909,62 +975,76 @@ struct WsOutcome {
 /// Follows a task until the server closes, noting when each numbered line first arrives.
 /// Snapshots are whole tasks, so a line counts as delivered in the first snapshot whose
 /// `logs` hold it; only lines newer than the newest seen are parsed (from the end back).
-fn ws_client(url: &str, ready: &Barrier, shaken: &std::sync::mpsc::Sender<()>) -> WsOutcome {
-    let mut out = WsOutcome {
-        failed: None,
-        lines: 0,
-        messages: 0,
-        bytes: 0,
-        delays: Vec::with_capacity(WS_LINES),
-    };
-    let port: u16 = url
-        .trim_start_matches("ws://127.0.0.1:")
-        .split('/')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap();
-    let connected = TcpStream::connect(("127.0.0.1", port)).and_then(|stream| {
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
-        Ok(stream)
-    });
-    let handshake = connected
-        .map_err(|e| e.to_string())
-        .and_then(|stream| tungstenite::client(url, stream).map_err(|e| e.to_string()));
-    let _ = shaken.send(());
-    let mut ws = match handshake {
-        Ok((ws, _)) => ws,
-        Err(e) => {
-            out.failed = Some(e);
-            ready.wait();
-            return out;
-        }
-    };
-    let _ = ws.get_ref().set_read_timeout(Some(IO_TIMEOUT));
-    let mut seen = vec![false; WS_LINES];
-    let mut newest: Option<usize> = None;
-    let mut first = true;
-    loop {
-        let msg = match ws.read() {
-            Ok(m) => m,
-            // The server closes after the terminal snapshot; answering its close frame
-            // may then meet a closed socket (EPIPE). Lines are counted either way.
-            Err(_) => break,
+/// One fan-out client: its socket and what it has seen.
+struct WsClient {
+    ws: tungstenite::WebSocket<TcpStream>,
+    out: WsOutcome,
+    seen: Vec<bool>,
+    newest: Option<usize>,
+    done: bool,
+}
+
+impl WsClient {
+    /// Connects and handshakes (blocking), then waits for the task's first message.
+    fn connect(url: &str, port: u16) -> Result<WsClient, String> {
+        let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        stream
+            .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
+            .map_err(|e| e.to_string())?;
+        let (ws, _) = tungstenite::client(url, stream).map_err(|e| e.to_string())?;
+        let mut client = WsClient {
+            ws,
+            out: WsOutcome {
+                lines: 0,
+                messages: 0,
+                bytes: 0,
+                delays: Vec::with_capacity(WS_LINES),
+            },
+            seen: vec![false; WS_LINES],
+            newest: None,
+            done: false,
         };
-        let now = unix_nanos();
-        let tungstenite::Message::Text(text) = msg else {
-            if msg.is_close() {
-                continue; // tungstenite answers the close; the next read ends the loop.
+        let first = client.ws.read().map_err(|e| e.to_string())?;
+        client.on_message(first);
+        client
+            .ws
+            .get_ref()
+            .set_nonblocking(true)
+            .map_err(|e| e.to_string())?;
+        Ok(client)
+    }
+
+    /// Reads every message the socket has ready.
+    fn read_ready(&mut self) {
+        loop {
+            match self.ws.read() {
+                Ok(msg) => self.on_message(msg),
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return;
+                }
+                // The server closes after the terminal snapshot; answering its close
+                // frame may then meet a closed socket (EPIPE). Lines are counted either way.
+                Err(_) => {
+                    self.done = true;
+                    return;
+                }
             }
-            continue;
+        }
+    }
+
+    fn on_message(&mut self, msg: tungstenite::Message) {
+        let now = unix_nanos();
+        // Close frames are answered by tungstenite; the next read ends the client.
+        let tungstenite::Message::Text(text) = msg else {
+            return;
         };
-        out.messages += 1;
-        out.bytes += text.len();
+        self.out.messages += 1;
+        self.out.bytes += text.len();
         let text = text.as_str();
-        let mut end = text.len();
         let mut top = None;
-        while let Some(pos) = text[..end].rfind("bench-line ") {
-            end = pos;
+        // Newest lines first; a full-task message stops at the first line seen before.
+        for (pos, _) in text.rmatch_indices("bench-line ") {
             let mut words = text[pos + "bench-line ".len()..].split(' ');
             let (Some(i), Some(t)) = (
                 words.next().and_then(|w| w.parse::<usize>().ok()),
@@ -972,27 +1052,53 @@ fn ws_client(url: &str, ready: &Barrier, shaken: &std::sync::mpsc::Sender<()>) -
             ) else {
                 continue;
             };
-            if newest.is_some_and(|n| i <= n) {
+            if self.newest.is_some_and(|n| i <= n) {
                 break;
             }
             top = top.max(Some(i));
-            if i < WS_LINES && !seen[i] {
-                seen[i] = true;
-                out.lines += 1;
-                out.delays
+            if i < WS_LINES && !self.seen[i] {
+                self.seen[i] = true;
+                self.out.lines += 1;
+                self.out
+                    .delays
                     .push(Duration::from_nanos(now.saturating_sub(t) as u64));
             }
         }
-        newest = newest.max(top);
-        if first {
-            first = false;
-            ready.wait();
+        self.newest = self.newest.max(top);
+    }
+}
+
+/// Drives clients with poll(2) until every one is closed (or [`IO_TIMEOUT`]).
+fn drive_ws_clients(mut clients: Vec<WsClient>) -> Vec<WsOutcome> {
+    use std::os::fd::AsRawFd;
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while Instant::now() < deadline {
+        let open: Vec<usize> = (0..clients.len()).filter(|&i| !clients[i].done).collect();
+        if open.is_empty() {
+            break;
+        }
+        let mut fds: Vec<libc::pollfd> = open
+            .iter()
+            .map(|&i| libc::pollfd {
+                fd: clients[i].ws.get_ref().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: `fds` is a live, correctly sized array of pollfd for the whole call.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
+        if ready < 0 {
+            let e = io::Error::last_os_error();
+            assert_eq!(e.kind(), io::ErrorKind::Interrupted, "poll: {e}");
+            continue;
+        }
+        for (fd, &i) in fds.iter().zip(&open) {
+            if fd.revents != 0 {
+                clients[i].read_ready();
+            }
         }
     }
-    if first {
-        ready.wait();
-    }
-    out
+    clients.into_iter().map(|c| c.out).collect()
 }
 
 /// Opens 100 WebSockets at once on a task that waits, and counts the handshakes that got
@@ -1083,6 +1189,97 @@ fn act_as_tart() {
         {
             std::process::exit(1);
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The fan-out baseline: bare tiny_http + tungstenite
+
+/// The floor our stack sets for the fan-out: the stand-in's lines, read as they come and
+/// batched like the server's runner does, go to every WebSocket client as a JSON array of
+/// the new lines, serialized once per batch; one thread per client, as in the server.
+/// No task, no bookkeeping. `GET /api/health` answers for the start-up check.
+fn baseline_fanout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    set_nodelay(&listener);
+    let port = listener.local_addr().unwrap().port();
+    let server = tiny_http::Server::from_listener(listener, None).unwrap();
+    println!("baseline listening on http://127.0.0.1:{port}");
+    let subscribers: Arc<Mutex<Vec<crossbeam_channel::Sender<tungstenite::Utf8Bytes>>>> =
+        Arc::default();
+    let mut tart = Command::new(std::env::current_exe().unwrap())
+        .args(["pull", "--", "ghcr.io/bench/baseline:latest"])
+        .env("BENCH_AS_TART", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (line_tx, line_rx) = crossbeam_channel::bounded::<String>(256);
+    let stdout = tart.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if line_tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let fan = subscribers.clone();
+    std::thread::spawn(move || {
+        while let Ok(first) = line_rx.recv() {
+            let batch: Vec<String> = std::iter::once(first).chain(line_rx.try_iter()).collect();
+            let json: tungstenite::Utf8Bytes = serde_json::to_string(&batch).unwrap().into();
+            fan.lock()
+                .unwrap()
+                .retain(|s| s.try_send(json.clone()).is_ok());
+        }
+        fan.lock().unwrap().clear(); // the clients close
+        let _ = tart.wait();
+    });
+    for rq in server.incoming_requests() {
+        let upgrade = rq.headers().iter().any(|h| {
+            h.field.equiv("Upgrade") && h.value.as_str().eq_ignore_ascii_case("websocket")
+        });
+        if !upgrade {
+            let _ = rq.respond(tiny_http::Response::from_string("{\"status\":\"ok\"}"));
+            continue;
+        }
+        let key = rq
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("Sec-WebSocket-Key"))
+            .map(|h| h.value.to_string())
+            .unwrap_or_default();
+        let accept = tungstenite::handshake::derive_accept_key(key.trim().as_bytes());
+        let response = tiny_http::Response::empty(101)
+            .with_header(tiny_http::Header::from_bytes("Sec-WebSocket-Accept", accept).unwrap());
+        let (tx, rx) = crossbeam_channel::bounded(256);
+        subscribers.lock().unwrap().push(tx);
+        let stream = rq.upgrade("websocket", response);
+        std::thread::spawn(move || {
+            let mut ws = tungstenite::WebSocket::from_raw_socket(
+                stream,
+                tungstenite::protocol::Role::Server,
+                None,
+            );
+            if ws.send(tungstenite::Message::text("[]")).is_err() {
+                return;
+            }
+            while let Ok(first) = rx.recv() {
+                let mut text = first;
+                for more in rx.try_iter() {
+                    // Several batches waiting: one message with all their lines.
+                    let mut joined = text.as_str().trim_end_matches(']').to_string();
+                    joined.push(',');
+                    joined.push_str(more.as_str().trim_start_matches('['));
+                    text = joined.into();
+                }
+                if ws.send(tungstenite::Message::Text(text)).is_err() {
+                    return;
+                }
+            }
+            let _ = ws.close(None);
+            let _ = ws.flush();
+        });
     }
 }
 
@@ -1204,6 +1401,15 @@ impl Children {
     fn kill(&mut self, pid: u32) {
         if let Some(i) = self.0.iter().position(|c| c.id() == pid) {
             let mut child = self.0.remove(i);
+            if std::env::var_os("BENCH_PERF").is_some() {
+                // `perf record` must end on SIGINT to write its data.
+                // SAFETY: kill(2) on our own child's pid, which is not reaped yet.
+                unsafe { libc::kill(pid as i32, libc::SIGINT) };
+                let until = Instant::now() + Duration::from_secs(10);
+                while child.try_wait().is_ok_and(|s| s.is_none()) && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -1339,15 +1545,21 @@ fn print_table(rows: &[Row]) {
 /// followed by [`WS_CLIENTS`] WebSocket clients that add `query` to the URL. Pushes its
 /// rows (labelled with `label`) and returns the server's peak status during the round.
 #[allow(clippy::too_many_arguments)] // the round's inputs; a struct for one caller adds nothing.
-fn fan_out_round(
-    server: &Started,
-    conn: &mut Conn,
-    go: &Path,
-    image: &str,
-    query: &str,
-    label: &str,
-    rows: &mut Vec<Row>,
-) -> ProcStatus {
+/// What one fan-out round measured.
+struct FanOut {
+    complete: usize,
+    fewest: usize,
+    failed: usize,
+    messages_per_client: f64,
+    mebibytes: usize,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    peak: ProcStatus,
+}
+
+/// Starts a pull task on our server for a fan-out round, and returns its socket URL.
+fn fan_out_task(server: &Started, conn: &mut Conn, image: &str, query: &str) -> String {
     let (status, body) = conn.call(
         server,
         "POST",
@@ -1357,85 +1569,115 @@ fn fan_out_round(
     assert_eq!(status, 202, "pull: {}", String::from_utf8_lossy(&body));
     let task: Value = serde_json::from_slice(&body).unwrap();
     let id = task["id"].as_str().unwrap().to_string();
-    eprintln!("bench: fan-out{label}, {WS_CLIENTS} clients on task {id}");
-    // The clients connect one after another: tiny_http loses connections that arrive
-    // in a burst while upgraded ones pin its pool threads (measured separately below).
-    let ready = Arc::new(Barrier::new(WS_CLIENTS + 1));
-    let url = format!(
+    format!(
         "ws://127.0.0.1:{}/ws/tasks/{id}?token={}{query}",
         server.port, server.token
-    );
-    let clients: Vec<_> = (0..WS_CLIENTS)
-        .map(|_| {
-            let (url, ready) = (url.clone(), ready.clone());
-            let (connected_tx, connected_rx) = std::sync::mpsc::channel();
-            let client = std::thread::spawn(move || ws_client(&url, &ready, &connected_tx));
-            let _ = connected_rx.recv_timeout(HANDSHAKE_TIMEOUT);
-            client
-        })
-        .collect();
-    ready.wait();
+    )
+}
+
+/// Connects [`WS_CLIENTS`] clients to `url`, writes the go file that lets the stand-in
+/// print, and gathers what every client received.
+fn fan_out_round(server: &Started, url: &str, go: &Path) -> FanOut {
+    // The clients connect one after another: tiny_http loses connections that arrive
+    // in a burst while upgraded ones pin its pool threads (measured separately below).
+    let mut failures = Vec::new();
+    let mut groups: Vec<Vec<WsClient>> = (0..WS_CLIENT_THREADS).map(|_| Vec::new()).collect();
+    for i in 0..WS_CLIENTS {
+        match WsClient::connect(url, server.port) {
+            Ok(client) => groups[i % WS_CLIENT_THREADS].push(client),
+            Err(e) => failures.push(e),
+        }
+    }
+    if let Some(first) = failures.first() {
+        eprintln!(
+            "bench: {} WebSocket handshakes failed, e.g. {first}",
+            failures.len()
+        );
+    }
     let during = Arc::new(Mutex::new(ProcStatus::default()));
     let stop_sampling = Arc::new(AtomicBool::new(false));
     let sampler = spawn_sampler(server.pid, during.clone(), stop_sampling.clone());
+    let drivers: Vec<_> = groups
+        .into_iter()
+        .map(|group| std::thread::spawn(move || drive_ws_clients(group)))
+        .collect();
     std::fs::write(go, b"go").unwrap();
-    let outcomes: Vec<WsOutcome> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    let outcomes: Vec<WsOutcome> = drivers
+        .into_iter()
+        .flat_map(|d| d.join().unwrap())
+        .collect();
     stop_sampling.store(true, Ordering::SeqCst);
     sampler.join().unwrap();
-    let peak = *during.lock().unwrap();
-    let failed: Vec<String> = outcomes.iter().filter_map(|o| o.failed.clone()).collect();
-    if let Some(first) = failed.first() {
-        eprintln!(
-            "bench: {} WebSocket handshakes failed, e.g. {first}",
-            failed.len()
-        );
-    }
+    // The next round's stand-in waits for it again.
+    std::fs::remove_file(go).unwrap();
     let complete = outcomes.iter().filter(|o| o.lines == WS_LINES).count();
-    let fewest = outcomes.iter().map(|o| o.lines).min().unwrap_or(0);
+    let fewest = if failures.is_empty() {
+        outcomes.iter().map(|o| o.lines).min().unwrap_or(0)
+    } else {
+        0
+    };
     let messages: usize = outcomes.iter().map(|o| o.messages).sum();
-    let megabytes: usize = outcomes.iter().map(|o| o.bytes).sum::<usize>() / (1 << 20);
+    let mebibytes = outcomes.iter().map(|o| o.bytes).sum::<usize>() / (1 << 20);
     let mut delays: Vec<Duration> = outcomes.into_iter().flat_map(|o| o.delays).collect();
     delays.sort();
-    let (p50, p99, max) = (
-        percentile(&delays, 0.50),
-        percentile(&delays, 0.99),
-        delays.last().copied().unwrap_or_default(),
-    );
+    let peak = *during.lock().unwrap();
+    FanOut {
+        complete,
+        fewest,
+        failed: failures.len(),
+        messages_per_client: messages as f64 / WS_CLIENTS as f64,
+        mebibytes,
+        p50: percentile(&delays, 0.50),
+        p99: percentile(&delays, 0.99),
+        max: delays.last().copied().unwrap_or_default(),
+        peak,
+    }
+}
+
+/// The round with the median p99.
+fn median_round(mut rounds: Vec<FanOut>) -> FanOut {
+    rounds.sort_by_key(|f| f.p99);
+    rounds.swap_remove(rounds.len() / 2)
+}
+
+/// The table rows of a fan-out round, beside the bare baseline's.
+fn fan_out_rows(rows: &mut Vec<Row>, label: &str, ours: &FanOut, base: &FanOut) {
+    let every = |f: &FanOut| {
+        format!(
+            "{}/{WS_CLIENTS} (fewest {}; {} handshakes failed)",
+            f.complete, f.fewest, f.failed
+        )
+    };
     rows.push(row(
         &format!(
             "WS fan-out{label}, {WS_CLIENTS} clients x {WS_LINES} lines: clients with every line"
         ),
-        format!(
-            "{complete}/{WS_CLIENTS} (fewest {fewest}; {} handshakes failed)",
-            failed.len()
-        ),
+        every(ours),
         "all",
-        "-".into(),
-        Some(complete == WS_CLIENTS),
+        every(base),
+        Some(ours.complete == WS_CLIENTS),
     ));
     rows.push(row(
         &format!("WS fan-out{label}: line delay tart print -> client, p50"),
-        ms(p50),
+        ms(ours.p50),
         "-",
-        "-".into(),
+        ms(base.p50),
         None,
     ));
+    let p99 = |f: &FanOut| format!("{} ({})", ms(f.p99), ms(f.max));
     rows.push(row(
         &format!("WS fan-out{label}: line delay p99 (max)"),
-        format!("{} ({})", ms(p99), ms(max)),
+        p99(ours),
         "<= 10 ms",
-        "-".into(),
-        Some(p99 <= Duration::from_millis(10)),
+        p99(base),
+        Some(ours.p99 <= Duration::from_millis(10)),
     ));
+    let sent = |f: &FanOut| format!("{:.1} ({} MiB)", f.messages_per_client, f.mebibytes);
     rows.push(row(
         &format!("WS fan-out{label}: messages per client (MiB sent in all)"),
-        format!(
-            "{:.1} ({megabytes} MiB)",
-            messages as f64 / WS_CLIENTS as f64
-        ),
+        sent(ours),
         "-",
-        "-".into(),
+        sent(base),
         None,
     ));
-    peak
 }
