@@ -19,15 +19,18 @@
 //! [`NUDGE_BACKSTOP`], for connections that starve while nothing else happens. A nudge
 //! that finds an idle thread costs one connect and close on loopback (~0.1 ms).
 
+use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
+
+use crate::sync::lock;
 
 /// Least time between two nudges (20 ms): a burst of requests costs one nudge per gap.
 const NUDGE_MIN_GAP: Duration = Duration::from_millis(20);
@@ -55,38 +58,70 @@ const NUDGES_PER_BACKSTOP: usize = 4;
 /// Most nudges in one round (1,024), should something keep them from being answered.
 const MAX_NUDGES_PER_ROUND: usize = 1024;
 
-/// Slots of the lossy set of recently seen client addresses (256).
-const SEEN_SLOTS: usize = 256;
+/// Slots of the table of recently seen client addresses (1,024).
+const RECENT_SLOTS: usize = 1024;
+
+/// Client addresses remembered exactly (4,096); the set starts over when full, which
+/// costs at most one needless round per live connection.
+const MAX_KNOWN_CLIENTS: usize = 4096;
 
 /// Asks for a nudge; cheap and non-blocking, called for every request.
 #[derive(Clone)]
 pub struct Nudger {
     tx: Sender<()>,
-    /// Client addresses seen lately, one per slot (a lossy set): a request from an
-    /// address not in its slot comes from a new connection.
-    seen: Arc<[AtomicU64; SEEN_SLOTS]>,
+    clients: Arc<KnownClients>,
+}
+
+/// The client addresses (hashed) of connections seen so far.
+struct KnownClients {
+    /// One address per slot: the fast path, a single atomic load per request.
+    recent: [AtomicU64; RECENT_SLOTS],
+    /// Every address seen, for requests whose slot another connection took. Without it,
+    /// two kept-alive connections sharing a slot (likely among 32: 1 - e^(-32·31/2048))
+    /// each looked new at every request, and under load the rounds ran 50 times a second.
+    all: Mutex<HashSet<u64>>,
 }
 
 impl Nudger {
     /// Notes a request from `client`: if it opens a new connection, a round follows soon.
     /// On the hot path: one atomic load per request on a kept-alive connection.
     pub fn request_from(&self, client: Option<&SocketAddr>) {
-        let Some(client) = client else { return };
+        if client.is_some_and(|c| self.clients.is_new(c)) {
+            let _ = self.tx.try_send(());
+        }
+    }
+}
+
+impl KnownClients {
+    fn new() -> KnownClients {
+        KnownClients {
+            recent: std::array::from_fn(|_| AtomicU64::new(0)),
+            all: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Whether `client` was not seen before (then it is now).
+    fn is_new(&self, client: &SocketAddr) -> bool {
         let mut hasher = std::hash::DefaultHasher::new();
         client.hash(&mut hasher);
         let key = hasher.finish() | 1; // never 0, the empty slot
-        let slot = &self.seen[key as usize % SEEN_SLOTS];
-        if slot.load(Ordering::Relaxed) != key {
-            slot.store(key, Ordering::Relaxed);
-            let _ = self.tx.try_send(());
+        let slot = &self.recent[key as usize % RECENT_SLOTS];
+        if slot.load(Ordering::Relaxed) == key {
+            return false;
         }
+        slot.store(key, Ordering::Relaxed);
+        let mut all = lock(&self.all);
+        if all.len() >= MAX_KNOWN_CLIENTS {
+            all.clear();
+        }
+        all.insert(key)
     }
 }
 
 /// Starts the nudging thread for the server at `addr`; it ends when `shutdown` disconnects.
 pub fn spawn_nudger(addr: SocketAddr, shutdown: Receiver<()>) -> (Nudger, JoinHandle<()>) {
     let (tx, rx) = crossbeam_channel::bounded(1);
-    let seen = Arc::new(std::array::from_fn(|_| AtomicU64::new(0)));
+    let clients = Arc::new(KnownClients::new());
     let thread = std::thread::Builder::new()
         .name("http-pool-nudge".into())
         .spawn(move || {
@@ -106,7 +141,7 @@ pub fn spawn_nudger(addr: SocketAddr, shutdown: Receiver<()>) -> (Nudger, JoinHa
             }
         })
         .expect("cannot start the HTTP pool nudge thread");
-    (Nudger { tx, seen }, thread)
+    (Nudger { tx, clients }, thread)
 }
 
 /// Sends `at_least` nudges, and more while they go unanswered (queued behind others),
@@ -137,5 +172,23 @@ fn nudge_round(addr: SocketAddr, at_least: usize, shutdown: &Receiver<()>) {
         }
         // Queued: dropping it leaves an empty connection in the queue, which ends at
         // once when its turn comes; the next nudge frees another queued connection.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_alive_connection_is_new_once_even_when_its_slot_is_shared() {
+        let known = KnownClients::new();
+        // 200 addresses in 1,024 slots share some slots for certain.
+        let clients: Vec<SocketAddr> = (0..200u16)
+            .map(|i| SocketAddr::from(([127, 0, 0, 1], 40_000 + i)))
+            .collect();
+        assert!(clients.iter().all(|c| known.is_new(c)));
+        for _ in 0..3 {
+            assert_eq!(clients.iter().filter(|c| known.is_new(c)).count(), 0);
+        }
     }
 }
