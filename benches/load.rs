@@ -626,45 +626,34 @@ impl Bench {
     }
 
     fn start_baseline(&mut self, payload: &Path) -> Started {
-        let t = Instant::now();
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .arg("baseline-server")
-            .arg(payload)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the baseline");
-        let port = read_port(&mut child);
-        wait_for_health(port, None);
-        let startup = t.elapsed();
-        let pid = child.id();
-        self.children.add(child);
-        Started {
-            pid,
-            port,
-            token: String::new(),
-            startup,
-        }
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.arg("baseline-server").arg(payload);
+        self.start_bare(cmd)
     }
 
     /// Starts the bare fan-out baseline, with the stand-in `tart` environment.
     fn start_fanout_baseline(&mut self, go: &Path, env: &[(String, String)]) -> Started {
-        let t = Instant::now();
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .arg("baseline-fanout")
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.arg("baseline-fanout")
             // The baseline itself is no stand-in; it sets that for the child it starts.
             .envs(
                 env.iter()
                     .filter(|(k, _)| k != "BENCH_AS_TART")
                     .map(|(k, v)| (k, v)),
             )
-            .env("BENCH_GO_FILE", go)
+            .env("BENCH_GO_FILE", go);
+        self.start_bare(cmd)
+    }
+
+    /// Starts a baseline process and waits until it answers.
+    fn start_bare(&mut self, mut cmd: Command) -> Started {
+        let t = Instant::now();
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start the fan-out baseline");
+            .expect("start a baseline");
         let port = read_port(&mut child);
         wait_for_health(port, None);
         let startup = t.elapsed();
