@@ -232,15 +232,30 @@ impl Inventory {
             (state.details.clone(), state.stale.clone())
         };
         let is_local = |e: &ListEntry| e.source.as_deref() != Some("oci");
-        // Settings come from each VM's config.json, fresh on every refresh; `tart get`
-        // (cached) only where that file cannot be read.
+        // Settings come from each VM's config.json, fresh on every refresh, when the home
+        // we see holds what tart listed; else, or where a file cannot be read, from
+        // `tart get` (cached).
+        let local: HashSet<&str> = entries
+            .iter()
+            .filter(|e| is_local(e))
+            .map(|e| e.name.as_str())
+            .collect();
+        let files_are_tarts = tart.home_lists(&local);
         let mut from_files = HashMap::new();
         let mut jobs = Vec::new();
         for entry in &entries {
             if !is_local(entry) {
                 continue;
             }
-            if let Some(settings) = tart.local_settings(&entry.name) {
+            let from_file = files_are_tarts
+                .then(|| tart.local_settings(&entry.name))
+                .flatten();
+            if let Some(settings) = from_file {
+                // A task changed this VM: its cached `tart get` (the config endpoint's)
+                // is outdated, and this refresh does not fetch it again.
+                if stale.contains(&entry.name) {
+                    details.remove(&entry.name);
+                }
                 from_files.insert(entry.name.clone(), settings);
             } else if !details.contains_key(&entry.name) || stale.contains(&entry.name) {
                 jobs.push(Query::Get(entry.name.clone()));

@@ -3,6 +3,9 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
 use serde_json::Value;
 use support::{TestServer, eventually, ws_connect, ws_read_all};
 
@@ -138,6 +141,63 @@ fn refresh_reads_settings_from_config_json_without_tart_get() {
     assert_eq!(vms[0]["os"], "linux");
     let ran: Vec<String> = server.invocations().iter().map(|a| a[0].clone()).collect();
     assert!(!ran.iter().any(|c| c == "get"), "{ran:?}");
+}
+
+#[test]
+fn settings_come_from_tart_get_when_tart_keeps_its_vms_elsewhere() {
+    // A `--tart` wrapper that runs tart with a home of its own: the home the server sees
+    // holds another `ubuntu`, whose files must not be taken for tart's.
+    let wrap = support::TempDir::new("wrap");
+    let tarts_home = wrap.path().join("tarts-home");
+    let wrapper = wrap.path().join("tart");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nTART_HOME='{}' exec '{}' \"$@\"\n",
+            tarts_home.display(),
+            support::sim_bin().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = TestServer::start_with(support::Setup {
+        tart: Some(wrapper.clone()),
+        ..support::Setup::default()
+    });
+    server.create_vm("ubuntu"); // in the server's own home: 4 CPUs
+    for args in [
+        &["create", "--linux", "ubuntu"][..],
+        &["set", "ubuntu", "--cpu", "6"],
+        &["create", "--linux", "extra"],
+    ] {
+        let out = Command::new(&wrapper).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+    let vms = server.post("/api/vms/refresh", "{}").json();
+    let names: Vec<&str> = vms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["extra", "ubuntu"]);
+    assert_eq!(vms[1]["cpu"], 6, "tart's ubuntu, not the other home's");
+}
+
+#[test]
+fn a_cached_config_is_fetched_again_after_a_task_changed_the_vm() {
+    let server = TestServer::start();
+    server.create_vm("ubuntu");
+    server.post("/api/vms/refresh", "{}");
+    let before = server.get("/api/vms/ubuntu/config").json();
+    assert_eq!(before["raw"]["State"], "stopped");
+    let start = server.post("/api/vms/ubuntu/start", "{}").json();
+    let done = server.wait_task(start["id"].as_str().unwrap());
+    assert_eq!(done["status"], "completed", "{done}");
+    // The refreshes after the task read config.json; the cached `tart get` is outdated.
+    server.post("/api/vms/refresh", "{}");
+    let after = server.get("/api/vms/ubuntu/config").json();
+    assert_eq!(after["raw"]["State"], "running", "{after}");
 }
 
 #[test]

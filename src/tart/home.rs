@@ -8,6 +8,7 @@
 //! §1.2) and read without side effects. When it cannot be read or understood (another
 //! layout, a `--tart` wrapper with its own home), the caller falls back to `tart get`.
 
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read;
@@ -31,8 +32,39 @@ pub fn tart_home(child_env: &[(OsString, OsString)]) -> Option<PathBuf> {
     std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".tart"))
 }
 
+/// Whether `home` is the folder `tart list` listed: each listed local VM has a folder
+/// with a `config.json` there, and every complete VM folder there (the three files
+/// `list` requires) was listed. A `--tart` wrapper that runs tart with another home, as
+/// another user or elsewhere, fails this unless both homes hold the same names; a VM
+/// made or removed between `list` and this check fails it for one refresh.
+pub fn lists_the_same_vms(home: &Path, listed: &HashSet<&str>) -> bool {
+    let vms = home.join("vms");
+    let has = |dir: &Path, file: &str| dir.join(file).is_file();
+    if !listed
+        .iter()
+        .all(|name| has(&vms.join(name), "config.json"))
+    {
+        return false;
+    }
+    let Ok(entries) = std::fs::read_dir(&vms) else {
+        return listed.is_empty();
+    };
+    entries.flatten().all(|entry| {
+        let dir = entry.path();
+        let complete = ["config.json", "disk.img", "nvram.bin"]
+            .iter()
+            .all(|f| has(&dir, f));
+        !complete
+            || entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| listed.contains(name))
+    })
+}
+
 /// The settings in a local VM's `config.json`, or `None` when there is no such regular
-/// file or it is not one we understand.
+/// file or it is not one we understand. The disk size is tart's: the apparent size of
+/// the three files in GB (10^9), truncated; `None` for other layouts.
 pub fn read_vm_settings(home: &Path, name: &str) -> Option<VmDetails> {
     // `tart list` names come from directory entries, but a name that is anything other
     // than one plain path component never leads us outside `vms/`.
@@ -43,7 +75,8 @@ pub fn read_vm_settings(home: &Path, name: &str) -> Option<VmDetails> {
     ) {
         return None;
     }
-    let path = home.join("vms").join(name).join("config.json");
+    let dir = home.join("vms").join(name);
+    let path = dir.join("config.json");
     // Non-blocking and no symlinks: a FIFO or a link planted there cannot stall or
     // redirect the refresh.
     let file = File::options()
@@ -58,7 +91,13 @@ pub fn read_vm_settings(home: &Path, name: &str) -> Option<VmDetails> {
     file.take(MAX_VM_CONFIG_FILE_BYTES)
         .read_to_string(&mut text)
         .ok()?;
-    parse::vm_config_file(&text).ok()
+    let mut settings = parse::vm_config_file(&text).ok()?;
+    let sizes: Option<Vec<u64>> = ["config.json", "disk.img", "nvram.bin"]
+        .iter()
+        .map(|f| std::fs::metadata(dir.join(f)).ok().map(|m| m.len()))
+        .collect();
+    settings.disk_gb = sizes.map(|s| s.iter().sum::<u64>() / 1_000_000_000);
+    Some(settings)
 }
 
 #[cfg(test)]
@@ -88,6 +127,44 @@ mod tests {
         assert_eq!(vm.memory_mib, Some(8192));
         assert_eq!(vm.display.as_deref(), Some("1920x1080px"));
         assert_eq!(vm.disk_format.as_deref(), Some("asif"));
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    #[test]
+    fn the_disk_size_is_the_three_files_in_gb() {
+        let home = home_with("disk", "vm", r#"{"cpuCount":2,"memorySize":4294967296}"#);
+        let dir = home.join("vms").join("vm");
+        assert_eq!(read_vm_settings(&home, "vm").unwrap().disk_gb, None);
+        std::fs::File::create(dir.join("disk.img"))
+            .unwrap()
+            .set_len(50_000_000_000)
+            .unwrap();
+        std::fs::write(dir.join("nvram.bin"), b"nvram").unwrap();
+        assert_eq!(read_vm_settings(&home, "vm").unwrap().disk_gb, Some(50));
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    #[test]
+    fn a_home_that_holds_other_vms_than_tart_listed_is_not_tarts() {
+        let home = home_with("match", "a", r#"{"cpuCount":2,"memorySize":1}"#);
+        let a = home.join("vms").join("a");
+        std::fs::write(a.join("disk.img"), b"").unwrap();
+        std::fs::write(a.join("nvram.bin"), b"").unwrap();
+        // An incomplete folder is no VM to tart either.
+        std::fs::create_dir_all(home.join("vms").join("half")).unwrap();
+        std::fs::write(home.join("vms").join("half").join("config.json"), b"{}").unwrap();
+        assert!(lists_the_same_vms(&home, &HashSet::from(["a"])));
+        assert!(
+            !lists_the_same_vms(&home, &HashSet::from([])),
+            "a is not listed"
+        );
+        assert!(
+            !lists_the_same_vms(&home, &HashSet::from(["a", "b"])),
+            "b is not here"
+        );
+        let nowhere = home.join("nowhere");
+        assert!(lists_the_same_vms(&nowhere, &HashSet::from([])));
+        assert!(!lists_the_same_vms(&nowhere, &HashSet::from(["a"])));
         std::fs::remove_dir_all(&home).unwrap();
     }
 

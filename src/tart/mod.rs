@@ -119,8 +119,16 @@ impl Tart {
         parse::details(&out).map_err(TartError::Unreadable)
     }
 
+    /// Whether the local VMs `tart list` named are the ones in the `$TART_HOME` we see,
+    /// so that [`Tart::local_settings`] reads their files (see [`home`]).
+    pub fn home_lists(&self, names: &std::collections::HashSet<&str>) -> bool {
+        self.home
+            .as_ref()
+            .is_some_and(|home| home::lists_the_same_vms(home, names))
+    }
+
     /// A local VM's settings from its `config.json`, without running `tart` (see
-    /// [`home`]); `None` means ask [`Tart::get`].
+    /// [`home`]); `None` means ask [`Tart::get`]. Use it after [`Tart::home_lists`].
     pub fn local_settings(&self, name: &str) -> Option<VmDetails> {
         home::read_vm_settings(self.home.as_ref()?, name)
     }
