@@ -102,11 +102,16 @@ impl Task {
         self.logs_dropped + self.logs.len() as u64
     }
 
+    /// An absolute log index within the lines kept: from the oldest kept to the end.
+    pub fn clamp_log_index(&self, index: u64) -> u64 {
+        index.clamp(self.logs_dropped, self.log_end())
+    }
+
     /// The task as JSON with only the log lines from absolute index `from` on (lines
     /// counted from the task's first, dropped ones included), and that index as
     /// `logs_from`. What `/ws/tasks/<id>?logs=new` sends.
     pub fn to_json_from(&self, from: u64) -> String {
-        let from = from.clamp(self.logs_dropped, self.log_end());
+        let from = self.clamp_log_index(from);
         let skip = (from - self.logs_dropped) as usize;
         let view = NewLines::new(self, &self.logs[skip..], from);
         serde_json::to_string(&view).expect("a Task always serializes")

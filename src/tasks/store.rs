@@ -29,9 +29,14 @@ pub struct Snapshot {
     /// otherwise serialize and copy 10 MB).
     full: OnceLock<Utf8Bytes>,
     /// [`Task::to_json_from`] by first line: `?logs=new` clients that were sent the same
-    /// snapshots before ask for the same lines, so one of them serializes for all.
-    from_line: Mutex<Vec<(u64, Utf8Bytes)>>,
+    /// snapshots before ask for the same lines, so one of them serializes for all. At
+    /// most [`SHARED_FORMS`] first lines; clients elsewhere serialize their own.
+    from_line: Mutex<Vec<(u64, Arc<OnceLock<Utf8Bytes>>)>>,
 }
+
+/// First lines whose `?logs=new` form a snapshot keeps (4): clients that keep up ask for
+/// one or two; each form can hold the whole log (up to ~8 MiB).
+const SHARED_FORMS: usize = 4;
 
 impl Snapshot {
     fn new(task: &Task) -> Arc<Snapshot> {
@@ -56,14 +61,26 @@ impl Snapshot {
 
     /// The task as JSON with the log lines from `from` on ([`Task::to_json_from`]).
     pub fn json_from(&self, from: u64) -> Utf8Bytes {
-        // Held while serializing: a client that waits here wants these very bytes.
-        let mut made = lock(&self.from_line);
-        if let Some((_, json)) = made.iter().find(|(f, _)| *f == from) {
-            return json.clone();
+        let from = self.task.clamp_log_index(from);
+        let form = {
+            let mut forms = lock(&self.from_line);
+            match forms.iter().find(|(f, _)| *f == from) {
+                Some((_, form)) => Some(form.clone()),
+                None if forms.len() < SHARED_FORMS => {
+                    let form = Arc::new(OnceLock::new());
+                    forms.push((from, form.clone()));
+                    Some(form)
+                }
+                None => None,
+            }
+        };
+        // Serialized outside the lock: clients that want other lines do not wait; those
+        // that want these very bytes wait in the `OnceLock` for the one who makes them.
+        let make = || self.task.to_json_from(from).into();
+        match form {
+            Some(form) => form.get_or_init(make).clone(),
+            None => make(),
         }
-        let json: Utf8Bytes = self.task.to_json_from(from).into();
-        made.push((from, json.clone()));
-        json
     }
 }
 
@@ -267,6 +284,20 @@ mod tests {
         assert_eq!(first.as_str(), snapshot.task.to_json_from(0));
         let tail = snapshot.json_from(1);
         assert_eq!(tail.as_str(), snapshot.task.to_json_from(1));
+        // Past the end is the end: one shared form for every such client.
+        let end = snapshot.json_from(2);
+        assert_eq!(
+            end.as_str().as_ptr(),
+            snapshot.json_from(9).as_str().as_ptr()
+        );
+        // Beyond the shared forms, still right, just not kept.
+        for from in 0..8 {
+            assert_eq!(
+                snapshot.json_from(from).as_str(),
+                snapshot.task.to_json_from(from)
+            );
+        }
+        assert!(lock(&snapshot.from_line).len() <= SHARED_FORMS);
         let full = snapshot.json();
         assert_eq!(full.as_str().as_ptr(), snapshot.json().as_str().as_ptr());
         assert_eq!(
