@@ -26,7 +26,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -61,9 +61,15 @@ const MAX_NUDGES_PER_ROUND: usize = 1024;
 /// Slots of the table of recently seen client addresses (1,024).
 const RECENT_SLOTS: usize = 1024;
 
-/// Client addresses remembered exactly (4,096); the set starts over when full, which
-/// costs at most one needless round per live connection.
+/// Client addresses remembered exactly in one generation (4,096); a full generation
+/// ends early, which costs at most one needless round per live connection.
 const MAX_KNOWN_CLIENTS: usize = 4096;
+
+/// How long a generation of remembered addresses lasts (10 s). A connection is known for
+/// one to two generations after its last miss of the fast table; after that a new one
+/// from the same address and port (ports are reused, on macOS at random from 16,384)
+/// counts as new again.
+const KNOWN_CLIENTS_GENERATION: Duration = Duration::from_secs(10);
 
 /// Asks for a nudge; cheap and non-blocking, called for every request.
 #[derive(Clone)]
@@ -76,10 +82,17 @@ pub struct Nudger {
 struct KnownClients {
     /// One address per slot: the fast path, a single atomic load per request.
     recent: [AtomicU64; RECENT_SLOTS],
-    /// Every address seen, for requests whose slot another connection took. Without it,
-    /// two kept-alive connections sharing a slot (likely among 32: 1 - e^(-32·31/2048))
-    /// each looked new at every request, and under load the rounds ran 50 times a second.
-    all: Mutex<HashSet<u64>>,
+    /// Every address seen lately, for requests whose slot another connection took.
+    /// Without it, two kept-alive connections sharing a slot (likely among 32:
+    /// 1 - e^(-32·31/2048)) each looked new at every request, and under load the rounds
+    /// ran 50 times a second.
+    seen: Mutex<Generations>,
+}
+
+struct Generations {
+    current: HashSet<u64>,
+    previous: HashSet<u64>,
+    started: Instant,
 }
 
 impl Nudger {
@@ -96,11 +109,15 @@ impl KnownClients {
     fn new() -> KnownClients {
         KnownClients {
             recent: std::array::from_fn(|_| AtomicU64::new(0)),
-            all: Mutex::new(HashSet::new()),
+            seen: Mutex::new(Generations {
+                current: HashSet::new(),
+                previous: HashSet::new(),
+                started: Instant::now(),
+            }),
         }
     }
 
-    /// Whether `client` was not seen before (then it is now).
+    /// Whether `client` was not seen lately (then it is now).
     fn is_new(&self, client: &SocketAddr) -> bool {
         let mut hasher = std::hash::DefaultHasher::new();
         client.hash(&mut hasher);
@@ -110,18 +127,38 @@ impl KnownClients {
             return false;
         }
         slot.store(key, Ordering::Relaxed);
-        let mut all = lock(&self.all);
-        if all.len() >= MAX_KNOWN_CLIENTS {
-            all.clear();
+        let mut seen = lock(&self.seen);
+        if seen.current.len() >= MAX_KNOWN_CLIENTS {
+            self.start_generation(&mut seen);
         }
-        all.insert(key)
+        let known = seen.previous.contains(&key);
+        seen.current.insert(key) && !known
+    }
+
+    /// Forgets what was seen two generations ago, when a generation is over.
+    fn forget_old(&self) {
+        let mut seen = lock(&self.seen);
+        if seen.started.elapsed() >= KNOWN_CLIENTS_GENERATION {
+            self.start_generation(&mut seen);
+        }
+    }
+
+    fn start_generation(&self, seen: &mut Generations) {
+        seen.previous = std::mem::take(&mut seen.current);
+        seen.started = Instant::now();
+        // The fast table may hold addresses of connections long closed; a live one
+        // misses it once and is found in `previous`.
+        for slot in &self.recent {
+            slot.store(0, Ordering::Relaxed);
+        }
     }
 }
 
 /// Starts the nudging thread for the server at `addr`; it ends when `shutdown` disconnects.
 pub fn spawn_nudger(addr: SocketAddr, shutdown: Receiver<()>) -> (Nudger, JoinHandle<()>) {
     let (tx, rx) = crossbeam_channel::bounded(1);
-    let clients = Arc::new(KnownClients::new());
+    let known = Arc::new(KnownClients::new());
+    let clients = known.clone();
     let thread = std::thread::Builder::new()
         .name("http-pool-nudge".into())
         .spawn(move || {
@@ -131,6 +168,7 @@ pub fn spawn_nudger(addr: SocketAddr, shutdown: Receiver<()>) -> (Nudger, JoinHa
                     recv(shutdown) -> _ => return,
                     default(NUDGE_BACKSTOP) => NUDGES_PER_BACKSTOP,
                 };
+                clients.forget_old();
                 nudge_round(addr, nudges, &shutdown);
                 if shutdown
                     .recv_timeout(NUDGE_MIN_GAP)
@@ -141,7 +179,7 @@ pub fn spawn_nudger(addr: SocketAddr, shutdown: Receiver<()>) -> (Nudger, JoinHa
             }
         })
         .expect("cannot start the HTTP pool nudge thread");
-    (Nudger { tx, clients }, thread)
+    (Nudger { tx, clients: known }, thread)
 }
 
 /// Sends `at_least` nudges, and more while they go unanswered (queued behind others),
@@ -190,5 +228,21 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(clients.iter().filter(|c| known.is_new(c)).count(), 0);
         }
+        // Across a new generation, live connections are still known.
+        known.start_generation(&mut lock(&known.seen));
+        assert_eq!(clients.iter().filter(|c| known.is_new(c)).count(), 0);
+    }
+
+    #[test]
+    fn an_address_unseen_for_two_generations_is_new_again() {
+        let known = KnownClients::new();
+        let client = SocketAddr::from(([127, 0, 0, 1], 50_000));
+        assert!(known.is_new(&client));
+        known.start_generation(&mut lock(&known.seen));
+        known.start_generation(&mut lock(&known.seen));
+        assert!(
+            known.is_new(&client),
+            "its port was reused by a new connection"
+        );
     }
 }
