@@ -75,6 +75,9 @@ struct Options {
     seconds: f64,
     /// Load runs per configuration; the best of them is reported, for both sides alike.
     rounds: usize,
+    /// Fan-out rounds; the median is reported. More than for the load runs: a round's
+    /// delays vary by up to a factor of two from one to the next.
+    fanout_rounds: usize,
     /// Microseconds between the fan-out lines (0: as fast as tart can print them).
     line_interval_us: u64,
     /// Run only this part (`inventory`, `fanout`, `tasks`); all when empty.
@@ -86,6 +89,7 @@ impl Options {
         let mut o = Options {
             seconds: 3.0,
             rounds: 3,
+            fanout_rounds: 5,
             line_interval_us: 0,
             only: String::new(),
         };
@@ -99,16 +103,18 @@ impl Options {
             match a.as_str() {
                 "--seconds" => o.seconds = num("--seconds"),
                 "--rounds" => o.rounds = num("--rounds") as usize,
+                "--fanout-rounds" => o.fanout_rounds = num("--fanout-rounds") as usize,
                 "--line-interval-us" => o.line_interval_us = num("--line-interval-us") as u64,
                 "--only" => o.only = it.next().cloned().unwrap_or_default(),
                 "--quick" => {
                     o.seconds = 1.0;
                     o.rounds = 1;
+                    o.fanout_rounds = 1;
                 }
                 // `cargo bench` passes `--bench`; anything else is a typo worth knowing.
                 "--bench" => {}
                 other => panic!(
-                    "unknown option {other:?} (--seconds S, --rounds N, --line-interval-us U, --only PART, --quick)"
+                    "unknown option {other:?} (--seconds S, --rounds N, --fanout-rounds N, --line-interval-us U, --only PART, --quick)"
                 ),
             }
         }
@@ -447,7 +453,7 @@ impl Bench {
         // the lines a client lacks) and the baseline (the same stand-in's lines forwarded
         // by bare tiny_http + tungstenite); each figure is the median round by p99.
         let (mut full, mut new_lines, mut base) = (Vec::new(), Vec::new(), Vec::new());
-        for round in 1..=self.opts.rounds {
+        for round in 1..=self.opts.fanout_rounds {
             eprintln!("bench: fan-out, {WS_CLIENTS} clients, round {round}");
             let url = fan_out_task(&server, &mut conn, "fanout", "");
             full.push(fan_out_round(&server, &url, &go));
