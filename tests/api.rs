@@ -9,6 +9,15 @@ use std::process::Command;
 use serde_json::Value;
 use support::{TestServer, eventually, ws_connect, ws_read_all};
 
+/// The names in a list of VMs, in order.
+fn vm_names(vms: &Value) -> Vec<&str> {
+    vms.as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect()
+}
+
 fn assert_task_shape(task: &Value) {
     for field in ["id", "action", "status", "created_at", "updated_at", "logs"] {
         assert!(task.get(field).is_some(), "task lacks {field}: {task}");
@@ -90,12 +99,7 @@ fn vm_list_refresh_and_fields() {
     let vms = server.post("/api/vms/refresh", "{}");
     assert_eq!(vms.status, 200);
     let vms = vms.json();
-    let names: Vec<&str> = vms
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["name"].as_str().unwrap())
-        .collect();
+    let names = vm_names(&vms);
     assert_eq!(names, ["sequoia", "ubuntu"]);
     let ubuntu = &vms[1];
     assert_eq!(ubuntu["status"], "stopped");
@@ -174,12 +178,7 @@ fn settings_come_from_tart_get_when_tart_keeps_its_vms_elsewhere() {
         assert!(out.status.success(), "{args:?}: {out:?}");
     }
     let vms = server.post("/api/vms/refresh", "{}").json();
-    let names: Vec<&str> = vms
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["name"].as_str().unwrap())
-        .collect();
+    let names = vm_names(&vms);
     assert_eq!(names, ["extra", "ubuntu"]);
     assert_eq!(vms[1]["cpu"], 6, "tart's ubuntu, not the other home's");
 }
