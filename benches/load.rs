@@ -1082,7 +1082,12 @@ impl WsClient {
         stream
             .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
             .map_err(|e| e.to_string())?;
-        let (ws, _) = tungstenite::client(url, stream).map_err(|e| e.to_string())?;
+        // tungstenite zero-fills its whole read buffer before every read (128 KiB by
+        // default): with many reads of small messages that memset was the clients' top
+        // cost, and the clients share the two cores with the server.
+        let config = tungstenite::protocol::WebSocketConfig::default().read_buffer_size(32 * 1024);
+        let (ws, _) = tungstenite::client::client_with_config(url, stream, Some(config))
+            .map_err(|e| e.to_string())?;
         let mut client = WsClient {
             ws,
             out: WsOutcome {
