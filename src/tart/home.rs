@@ -197,6 +197,14 @@ mod tests {
             .unwrap();
         assert!(made.success());
         assert_eq!(read_vm_settings(&home, "fifo"), None, "a FIFO never blocks");
+        let link = home.join("vms").join("link");
+        std::fs::create_dir_all(&link).unwrap();
+        std::os::unix::fs::symlink(
+            home.join("vms").join("odd").join("config.json"),
+            link.join("config.json"),
+        )
+        .unwrap();
+        assert_eq!(read_vm_settings(&home, "link"), None, "no symlinks");
         std::fs::remove_dir_all(&home).unwrap();
     }
 }
