@@ -199,11 +199,9 @@ mod tests {
         assert_eq!(read_vm_settings(&home, "fifo"), None, "a FIFO never blocks");
         let link = home.join("vms").join("link");
         std::fs::create_dir_all(&link).unwrap();
-        std::os::unix::fs::symlink(
-            home.join("vms").join("odd").join("config.json"),
-            link.join("config.json"),
-        )
-        .unwrap();
+        let valid = home.join("valid.json");
+        std::fs::write(&valid, r#"{"cpuCount":2,"memorySize":1}"#).unwrap();
+        std::os::unix::fs::symlink(&valid, link.join("config.json")).unwrap();
         assert_eq!(read_vm_settings(&home, "link"), None, "no symlinks");
         std::fs::remove_dir_all(&home).unwrap();
     }
