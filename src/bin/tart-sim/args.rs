@@ -51,6 +51,21 @@ pub const fn pos(name: &'static str) -> Pos {
     }
 }
 
+impl Pos {
+    /// The same positional taking one or more values (`<name> ...`).
+    pub const fn many(self) -> Pos {
+        Pos { many: true, ..self }
+    }
+
+    /// The same positional, optional.
+    pub const fn optional(self) -> Pos {
+        Pos {
+            optional: true,
+            ..self
+        }
+    }
+}
+
 /// The single required `<name>` positional most commands take.
 pub const ONE_NAME: &[Pos] = &[pos("name")];
 

@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use crate::args::{Pos, Spec};
+use crate::args::{Spec, pos};
 use crate::commands::Ctx;
 use crate::failure::Failure;
 use crate::home::Home;
@@ -13,11 +13,7 @@ static SPEC: Spec = Spec {
     abstract_: "Delete a VM",
     synopsis: "<name> ...",
     options: &[],
-    positionals: &[Pos {
-        name: "name",
-        many: true,
-        optional: false,
-    }],
+    positionals: &[pos("name").many()],
     passthrough: false,
 };
 

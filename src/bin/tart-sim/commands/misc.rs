@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::BufRead;
 
-use crate::args::{Opt, Pos, Spec, opt};
+use crate::args::{Opt, Spec, opt, pos};
 use crate::commands::Ctx;
 use crate::commands::pull;
 use crate::failure::Failure;
@@ -17,14 +17,6 @@ use crate::output;
 use crate::progress;
 use crate::signals;
 use crate::vmconfig::VmConfig;
-
-const fn pos(name: &'static str, many: bool, optional: bool) -> Pos {
-    Pos {
-        name,
-        many,
-        optional,
-    }
-}
 
 static LOGIN: Spec = Spec {
     command: "login",
@@ -44,7 +36,7 @@ static LOGIN: Spec = Spec {
             "skip validation of the registry's credentials before logging-in",
         ),
     ],
-    positionals: &[pos("host", false, false)],
+    positionals: &[pos("host")],
     passthrough: false,
 };
 
@@ -53,7 +45,7 @@ static LOGOUT: Spec = Spec {
     abstract_: "Logout from a registry",
     synopsis: "<host>",
     options: &[],
-    positionals: &[pos("host", false, false)],
+    positionals: &[pos("host")],
     passthrough: false,
 };
 
@@ -84,10 +76,7 @@ static PUSH: Spec = Spec {
         ),
         opt("populate-cache", None, "cache pushed images locally"),
     ],
-    positionals: &[
-        pos("local-name", false, false),
-        pos("remote-names", true, false),
-    ],
+    positionals: &[pos("local-name"), pos("remote-names").many()],
     passthrough: false,
 };
 
@@ -109,7 +98,7 @@ static EXEC: Spec = Spec {
             help: "Allocate a remote pseudo-terminal (PTY)",
         },
     ],
-    positionals: &[pos("name", false, false), pos("command", true, false)],
+    positionals: &[pos("name"), pos("command").many()],
     passthrough: true,
 };
 
@@ -118,7 +107,7 @@ static EXPORT: Spec = Spec {
     abstract_: "Export VM to a compressed .tvm file",
     synopsis: "<name> [<path>]",
     options: &[],
-    positionals: &[pos("name", false, false), pos("path", false, true)],
+    positionals: &[pos("name"), pos("path").optional()],
     passthrough: false,
 };
 
@@ -127,7 +116,7 @@ static IMPORT: Spec = Spec {
     abstract_: "Import VM from a compressed .tvm file",
     synopsis: "<path> <name>",
     options: &[],
-    positionals: &[pos("path", false, false), pos("name", false, false)],
+    positionals: &[pos("path"), pos("name")],
     passthrough: false,
 };
 

@@ -7,7 +7,7 @@
 use std::fs::{self, File};
 use std::path::Path;
 
-use crate::args::{CONCURRENCY, DEDUPLICATE, INSECURE, Pos, Spec};
+use crate::args::{CONCURRENCY, DEDUPLICATE, INSECURE, Spec, pos};
 use crate::commands::Ctx;
 use crate::failure::Failure;
 use crate::home::{self, Home, VmDir};
@@ -35,11 +35,7 @@ static SPEC: Spec = Spec {
     abstract_: "Pull a VM from a registry",
     synopsis: "<remote-name> [--insecure] [--concurrency <concurrency>]",
     options: &[INSECURE, CONCURRENCY, DEDUPLICATE],
-    positionals: &[Pos {
-        name: "remote-name",
-        many: false,
-        optional: false,
-    }],
+    positionals: &[pos("remote-name")],
     passthrough: false,
 };
 
