@@ -63,43 +63,44 @@ impl Json {
             Json::Bool(b) => text.push_str(if *b { "true" } else { "false" }),
             Json::Int(i) => text.push_str(&i.to_string()),
             Json::Str(s) => write_string(text, s),
-            Json::Arr(items) => {
-                text.push_str("[\n");
-                for (index, item) in items.iter().enumerate() {
-                    indent(text, depth + 1);
-                    item.write(text, depth + 1);
-                    if index + 1 < items.len() {
-                        text.push(',');
-                    }
-                    text.push('\n');
-                }
-                if items.is_empty() {
-                    // Foundation renders an empty pretty array as "[\n\n]".
-                    text.push('\n');
-                }
-                indent(text, depth);
-                text.push(']');
-            }
+            Json::Arr(items) => write_block(text, depth, ('[', ']'), items, |text, item| {
+                item.write(text, depth + 1)
+            }),
             Json::Obj(members) => {
-                text.push_str("{\n");
-                for (index, (key, value)) in members.iter().enumerate() {
-                    indent(text, depth + 1);
+                write_block(text, depth, ('{', '}'), members, |text, (key, value)| {
                     write_string(text, key);
                     text.push_str(" : ");
                     value.write(text, depth + 1);
-                    if index + 1 < members.len() {
-                        text.push(',');
-                    }
-                    text.push('\n');
-                }
-                if members.is_empty() {
-                    text.push('\n');
-                }
-                indent(text, depth);
-                text.push('}');
+                })
             }
         }
     }
+}
+
+/// A pretty array or object: one item per line, indented one level deeper. Foundation
+/// renders an empty one with a blank line inside (`[\n\n]`).
+fn write_block<T>(
+    text: &mut String,
+    depth: usize,
+    (open, close): (char, char),
+    items: &[T],
+    mut write_item: impl FnMut(&mut String, &T),
+) {
+    text.push(open);
+    text.push('\n');
+    for (index, item) in items.iter().enumerate() {
+        indent(text, depth + 1);
+        write_item(text, item);
+        if index + 1 < items.len() {
+            text.push(',');
+        }
+        text.push('\n');
+    }
+    if items.is_empty() {
+        text.push('\n');
+    }
+    indent(text, depth);
+    text.push(close);
 }
 
 fn indent(text: &mut String, depth: usize) {
