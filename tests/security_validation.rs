@@ -6,7 +6,7 @@
 mod sec_support;
 mod support;
 
-use sec_support::{assert_nothing_ran, host, quiet, send_bytes, try_send_bytes};
+use sec_support::{assert_nothing_ran, host, quiet};
 use support::{Response, TestServer};
 
 /// Percent-encoded path segments that must never reach `tart` as a VM name.
@@ -239,7 +239,7 @@ fn huge_bodies_are_413_and_the_server_survives_them() {
         }
         head.push_str("\r\n{\"oci_url\":");
         if len == "65537" {
-            let resp = send_bytes(server.addr, head.as_bytes());
+            let resp = support::send_raw(server.addr, head.as_bytes());
             assert_json_4xx(&resp, 413, "Content-Length: 65537");
         } else {
             // Over MAX_DRAINABLE_BODY_BYTES the connection is abandoned: the status and
@@ -260,7 +260,7 @@ fn huge_bodies_are_413_and_the_server_survives_them() {
         chunked.extend_from_slice(format!("1000\r\n{}\r\n", "a".repeat(4096)).as_bytes());
     }
     chunked.extend_from_slice(b"0\r\n\r\n");
-    let resp = send_bytes(server.addr, &chunked);
+    let resp = support::send_raw(server.addr, &chunked);
     assert_json_4xx(&resp, 413, "chunked 80 KiB");
     assert_nothing_ran(&server, baseline);
     assert_eq!(server.get("/api/health").status, 200);
@@ -350,7 +350,7 @@ fn malformed_requests_of_every_kind_get_4xx_or_a_close_and_the_server_keeps_serv
     ];
     for (request, why) in &requests {
         // Closing the connection without an answer is also a refusal.
-        if let Some(resp) = try_send_bytes(server.addr, request.as_bytes()) {
+        if let Some(resp) = support::try_send_raw(server.addr, request.as_bytes()) {
             assert!(
                 (400..500).contains(&resp.status),
                 "{why}: got {} {}",

@@ -8,7 +8,7 @@ use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::support::{IO_TIMEOUT, Response, TestServer, eventually, read_response};
+use crate::support::{IO_TIMEOUT, Response, TestServer, eventually, request_bytes, send_raw};
 
 /// Sends `method path` with exactly `headers` (plus `Connection: close` and, with a body,
 /// `Content-Length`) and reads the response.
@@ -19,30 +19,7 @@ pub fn raw(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Response {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if let Some(body) = body {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
-    let mut bytes = head.into_bytes();
-    bytes.extend_from_slice(body.unwrap_or_default());
-    send_bytes(addr, &bytes)
-}
-
-/// Sends raw bytes and reads one response; `None` if the server closed without one.
-pub fn try_send_bytes(addr: SocketAddr, bytes: &[u8]) -> Option<Response> {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.write_all(bytes).ok()?;
-    read_response(&mut BufReader::new(stream))
-}
-
-pub fn send_bytes(addr: SocketAddr, bytes: &[u8]) -> Response {
-    try_send_bytes(addr, bytes).expect("a response")
+    send_raw(addr, &request_bytes(method, path, headers, body))
 }
 
 /// `127.0.0.1:<port>`, the Host every well-behaved client sends.

@@ -415,33 +415,49 @@ impl Client {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Response {
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
-            self.addr.port()
-        );
+        let host = format!("127.0.0.1:{}", self.addr.port());
+        let mut all = vec![("Host", host.as_str())];
         if let Some(token) = &self.token {
-            head.push_str(&format!("X-Local-Token: {token}\r\n"));
+            all.push(("X-Local-Token", token));
         }
-        for (name, value) in headers {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        if let Some(body) = body {
-            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        head.push_str("\r\n");
-        let mut raw = head.into_bytes();
-        raw.extend_from_slice(body.unwrap_or_default());
-        send_raw(self.addr, &raw)
+        all.extend_from_slice(headers);
+        send_raw(self.addr, &request_bytes(method, path, &all, body))
     }
+}
+
+/// `method path` with exactly `headers`, plus `Connection: close` and, with a body,
+/// `Content-Length`.
+pub fn request_bytes(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Vec<u8> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(body) = body {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    let mut raw = head.into_bytes();
+    raw.extend_from_slice(body.unwrap_or_default());
+    raw
 }
 
 /// Sends raw bytes and parses the response (the server must close or send a length).
 pub fn send_raw(addr: SocketAddr, raw: &[u8]) -> Response {
+    try_send_raw(addr, raw).expect("a response")
+}
+
+/// Sends raw bytes and reads one response; `None` if the server closed without one.
+pub fn try_send_raw(addr: SocketAddr, raw: &[u8]) -> Option<Response> {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.write_all(raw).expect("send request");
-    read_response(&mut BufReader::new(stream)).expect("a response")
+    stream.write_all(raw).ok()?;
+    read_response(&mut BufReader::new(stream))
 }
 
 /// Reads one response (status line, headers, body by Content-Length or to EOF).
