@@ -741,7 +741,7 @@ const LOAD_THREADS: usize = 2;
 /// complete, for the measured time after a warm-up; every latency is kept and sorted.
 /// The connections are opened one at a time, each answered once before the next opens:
 /// tiny_http's pool can leave a connection of a simultaneous burst unserved (see
-/// `src/http/nudge.rs`), and a bare baseline would then be measured on fewer
+/// `src/web/nudge.rs`), and a bare baseline would then be measured on fewer
 /// connections than ours. A connection that got no answer in the measured time is
 /// counted in `starved`.
 fn load(

@@ -5,12 +5,12 @@ use std::sync::atomic::AtomicUsize;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
+use crate::backend::tart::{Tart, TartError};
 use crate::config::Config;
-use crate::inventory::Inventory;
-use crate::sync::lock;
-use crate::tart::{Tart, TartError};
-use crate::tasks::TaskStore;
-use crate::tasks::pool::WorkerPool;
+use crate::core::inventory::Inventory;
+use crate::core::tasks::TaskStore;
+use crate::core::tasks::scheduler::WorkerPool;
+use crate::util::sync::lock;
 
 /// Shared server state. Lives in an `Arc` for as long as any thread uses it.
 pub struct App {
@@ -43,7 +43,7 @@ impl App {
         pool: WorkerPool,
         shutdown: Receiver<()>,
     ) -> App {
-        let index_html = crate::http::assets::index_with_token(&token).into();
+        let index_html = crate::web::assets::index_with_token(&token).into();
         App {
             config,
             port,

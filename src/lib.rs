@@ -14,22 +14,16 @@
 #![deny(unsafe_code)]
 
 mod app;
+mod backend;
 pub mod config;
+pub mod core;
 pub mod demo;
-pub mod error;
-mod http;
-pub mod inventory;
 pub mod limits;
-mod net;
-mod random;
+mod process;
 mod server;
-mod sync;
-pub mod tart;
-pub mod tasks;
-pub mod token;
-pub mod validate;
-mod ws;
+mod util;
+mod web;
 
 pub use config::Config;
-pub use error::Error;
 pub use server::{Server, StartError};
+pub use web::error::Error;

@@ -15,10 +15,10 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::app::App;
+use crate::backend::tart::{Tart, TartRunner};
 use crate::config::Config;
-use crate::tart::{Tart, TartRunner};
-use crate::tasks::pool::WorkerPool;
-use crate::tasks::{TaskStore, journal};
+use crate::core::tasks::scheduler::WorkerPool;
+use crate::core::tasks::{TaskStore, journal};
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -64,8 +64,9 @@ impl Server {
                 config.host
             )));
         }
-        let token = crate::token::load_or_create(&config.data_dir).map_err(StartError::DataDir)?;
-        let listener = crate::net::bind(SocketAddr::new(config.host, config.port))
+        let token =
+            crate::util::token::load_or_create(&config.data_dir).map_err(StartError::DataDir)?;
+        let listener = crate::util::net::bind(SocketAddr::new(config.host, config.port))
             .map_err(StartError::Bind)?;
         let addr = listener.local_addr().map_err(StartError::Bind)?;
         let (restored, journal_handle, journal_thread) = if config.persist_tasks {
@@ -98,9 +99,9 @@ impl Server {
         );
         let (fatal_tx, fatal_rx) = crossbeam_channel::bounded(1);
         let (nudger, nudge_thread) =
-            crate::http::nudge::spawn_nudger(loopback_of(addr), app.shutdown_signal().clone());
+            crate::web::nudge::spawn_nudger(loopback_of(addr), app.shutdown_signal().clone());
         let mut threads =
-            crate::http::spawn_http_workers(http.clone(), app.clone(), fatal_tx, nudger);
+            crate::web::spawn_http_workers(http.clone(), app.clone(), fatal_tx, nudger);
         threads.push(nudge_thread);
         threads.push(spawn_refresher(app.clone()));
         Ok(Server {

@@ -1,6 +1,6 @@
 //! Regression: tiny_http 0.12's connection pool can lose the wake-up of an idle thread
 //! when connections arrive back to back, and leave a new connection unserved for as long
-//! as the others stay open (see `src/http/nudge.rs`). WebSocket clients keep their
+//! as the others stay open (see `src/web/nudge.rs`). WebSocket clients keep their
 //! connection, and so their pool thread, for the task's life: a burst of them showed it
 //! (up to a third of 100 handshakes unanswered in the benchmark). So did browsers, whose
 //! keep-alive connections hung a page's first API call. The race needs a woken thread to

@@ -18,10 +18,10 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::backend::tart::parse::{disk_label, memory_label};
+use crate::backend::tart::{ListEntry, Tart, TartError, VmDetails};
 use crate::limits::REFRESH_PARALLELISM;
-use crate::sync::lock;
-use crate::tart::parse::{disk_label, memory_label};
-use crate::tart::{ListEntry, Tart, TartError, VmDetails};
+use crate::util::sync::lock;
 
 /// A VM as the API shows it (`api-spec.md`, "VM"), plus tart's own state and sizes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -417,7 +417,7 @@ fn build_vm(entry: &ListEntry, details: Option<&VmDetails>, ip: Option<String>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tart::TartRunner;
+    use crate::backend::tart::TartRunner;
     use std::os::unix::fs::PermissionsExt;
     use std::time::Duration;
 

@@ -17,7 +17,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use super::journal::JournalHandle;
 use super::model::{Action, Task};
 use crate::limits::{MAX_TASKS_KEPT, WS_SUBSCRIBER_QUEUE};
-use crate::sync::{lock, unix_now};
+use crate::util::sync::{lock, unix_now};
 
 /// One state of a task, shared by every subscriber. Its JSON forms are made on first use,
 /// outside the store's lock, and shared by every client that sends the same bytes.
@@ -126,7 +126,7 @@ impl TaskStore {
 
     /// Creates a pending task and returns it.
     pub fn create(&self, action: Action, vm_name: Option<String>) -> Task {
-        let task = Task::new(crate::random::uuid_v4(), action, vm_name, unix_now());
+        let task = Task::new(crate::util::random::uuid_v4(), action, vm_name, unix_now());
         let mut inner = lock(&self.inner);
         self.record(&task);
         inner.order.push_back(task.id.clone());

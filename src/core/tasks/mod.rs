@@ -2,13 +2,13 @@
 //! clients poll `/api/tasks/<id>` or follow `/ws/tasks/<id>`.
 //!
 //! `model` is the Task as the API shows it, `store` keeps tasks and their subscribers,
-//! `journal` makes them survive restarts, `pool` runs jobs with per-VM ordering, and
+//! `journal` makes them survive restarts, `scheduler` runs jobs with per-VM ordering, and
 //! `actions` are the job bodies that drive `tart`.
 
 pub mod actions;
 pub mod journal;
 pub mod model;
-pub mod pool;
+pub mod scheduler;
 pub mod store;
 
 pub use model::{Action, Task, TaskStatus};

@@ -11,11 +11,11 @@ use super::query::Target;
 use super::reply::{Body, Reply};
 use super::router::Routed;
 use crate::app::App;
-use crate::error::Error;
-use crate::inventory::Vm;
-use crate::tart::TartError;
-use crate::tasks::{Action, actions};
-use crate::validate;
+use crate::backend::tart::TartError;
+use crate::core::inventory::Vm;
+use crate::core::tasks::{Action, actions};
+use crate::core::validate;
+use crate::web::error::Error;
 
 pub fn health() -> Reply {
     Reply::json(
@@ -83,7 +83,7 @@ pub fn vm_config(app: &App, name: &str, target: &Target) -> Result<Reply, Error>
     let force = match target.param("force_refresh") {
         None => false,
         Some(v) => parse_bool(v).ok_or_else(|| {
-            Error::Validation(vec![crate::error::FieldError {
+            Error::Validation(vec![crate::web::error::FieldError {
                 kind: "bool_parsing",
                 loc: vec!["query".into(), "force_refresh".into()],
                 msg: "Input should be a valid boolean, unable to interpret input".into(),
@@ -172,7 +172,7 @@ pub fn pull(app: &Arc<App>, body: Option<Value>) -> Result<Reply, Error> {
 /// `{"oci_url": "..."}`, validated as FastAPI would answer, plus the OCI grammar.
 fn oci_url(body: Option<Value>) -> Result<String, Error> {
     let Some(body) = body else {
-        return Err(Error::Validation(vec![crate::error::FieldError {
+        return Err(Error::Validation(vec![crate::web::error::FieldError {
             kind: "missing",
             loc: vec!["body".into()],
             msg: "Field required".into(),
@@ -180,7 +180,7 @@ fn oci_url(body: Option<Value>) -> Result<String, Error> {
         }]));
     };
     let Value::Object(fields) = &body else {
-        return Err(Error::Validation(vec![crate::error::FieldError {
+        return Err(Error::Validation(vec![crate::web::error::FieldError {
             kind: "model_attributes_type",
             loc: vec!["body".into()],
             msg: "Input should be a valid dictionary or object to extract fields from".into(),
@@ -215,7 +215,7 @@ fn oci_url(body: Option<Value>) -> Result<String, Error> {
     }
 }
 
-fn accepted(task: crate::tasks::Task) -> Result<Reply, Error> {
+fn accepted(task: crate::core::tasks::Task) -> Result<Reply, Error> {
     Ok(Reply::task_accepted(&task))
 }
 
@@ -236,7 +236,7 @@ pub fn websocket(app: &App, head: &Head, id: &str) -> Result<Routed, Error> {
     if !app.tasks.contains(id) {
         return Err(Error::NotFound("Task not found".into()));
     }
-    crate::ws::check_handshake(head)?;
+    crate::web::ws::check_handshake(head)?;
     Ok(Routed::WebSocket(id.to_string()))
 }
 

@@ -17,11 +17,11 @@ use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
 use crate::app::App;
-use crate::error::Error;
-use crate::http::Head;
-use crate::http::reply::Reply;
+use crate::core::tasks::Snapshot;
 use crate::limits::{MAX_WS_CLIENTS, MAX_WS_INCOMING_MESSAGE, WS_PING_INTERVAL};
-use crate::tasks::Snapshot;
+use crate::web::Head;
+use crate::web::error::Error;
+use crate::web::reply::Reply;
 
 /// Checks that a request is a WebSocket handshake we can accept (RFC 6455 §4.2.1).
 pub fn check_handshake(head: &Head) -> Result<(), Error> {

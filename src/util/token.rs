@@ -31,7 +31,7 @@ pub fn load_or_create(data_dir: &Path) -> io::Result<String> {
             path.display()
         );
     }
-    let token = crate::random::base64url(&crate::random::bytes::<TOKEN_BYTES>());
+    let token = crate::util::random::base64url(&crate::util::random::bytes::<TOKEN_BYTES>());
     // Written to a private temp file and renamed, so no reader ever sees a partial token
     // and the file never exists with a wider mode.
     let tmp = data_dir.join(".token.tmp");

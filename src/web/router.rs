@@ -11,7 +11,7 @@ use super::handlers as h;
 use super::reply::Reply;
 use super::{Head, assets};
 use crate::app::App;
-use crate::error::Error;
+use crate::web::error::Error;
 
 /// What the router decided.
 pub enum Routed {

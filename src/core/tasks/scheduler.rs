@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::limits::{MAX_QUEUED_TASKS, TASK_WORKERS};
-use crate::sync::lock;
+use crate::util::sync::lock;
 
 /// A unit of work.
 pub type Job = Box<dyn FnOnce() + Send + 'static>;

@@ -223,14 +223,17 @@ fn load(path: &Path) -> Vec<Task> {
             task.fail(format!(
                 "interrupted: the server stopped while this task was {was}"
             ));
-            task.updated_at = crate::sync::unix_now();
+            task.updated_at = crate::util::sync::unix_now();
         }
     }
     tasks
 }
 
 fn set_aside(path: &Path, why: &str) {
-    let aside = path.with_extension(format!("jsonl.corrupt-{}", crate::sync::unix_now() as u64));
+    let aside = path.with_extension(format!(
+        "jsonl.corrupt-{}",
+        crate::util::sync::unix_now() as u64
+    ));
     eprintln!(
         "taartenfabriek: warning: task history {} was moved to {} because {why}",
         path.display(),

@@ -1,16 +1,15 @@
 //! Talking to `tart`: the argv of every call we make, typed wrappers for the quick
 //! queries, and the parsers for their output. User values always come after `--`, and
-//! are validated before they get here (`crate::validate`).
+//! are validated before they get here (`crate::core::validate`).
 
 pub mod home;
 pub mod parse;
-pub mod runner;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::process::supervisor::{Line, Outcome, TartRunner};
 pub use parse::{ListEntry, VmDetails};
-pub use runner::{Line, Outcome, Stream, TartRunner};
 
 /// Why a query to `tart` failed.
 #[derive(Debug, Clone)]

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::sync::lock;
+use crate::util::sync::lock;
 
 /// Least time between two nudges (20 ms): a burst of requests costs one nudge per gap.
 const NUDGE_MIN_GAP: Duration = Duration::from_millis(20);

@@ -6,12 +6,14 @@
 //! a 500 for that request only.
 
 pub mod assets;
+pub mod error;
 pub mod guard;
 pub mod handlers;
 pub mod nudge;
 pub mod query;
 pub mod reply;
 pub mod router;
+pub mod ws;
 
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -22,8 +24,8 @@ use crossbeam_channel::Sender;
 use serde_json::Value;
 
 use crate::app::App;
-use crate::error::Error;
 use crate::limits::{HTTP_WORKERS, MAX_BODY_BYTES, MAX_DRAINABLE_BODY_BYTES};
+use crate::web::error::Error;
 use guard::Area;
 use query::Target;
 use reply::Reply;
@@ -154,7 +156,7 @@ fn handle(app: &Arc<App>, mut rq: tiny_http::Request) {
         .unwrap_or_else(|_| Err(Error::Internal("internal server error".into())));
     let reply = match routed {
         Ok(Routed::Reply(reply)) => reply,
-        Ok(Routed::WebSocket(task_id)) => return crate::ws::upgrade(app, rq, &head, &task_id),
+        Ok(Routed::WebSocket(task_id)) => return crate::web::ws::upgrade(app, rq, &head, &task_id),
         Err(e) => Reply::error(&e),
     };
     if declared > MAX_DRAINABLE_BODY_BYTES {
@@ -202,7 +204,7 @@ fn read_json_body(head: &Head, rq: &mut tiny_http::Request) -> Result<Option<Val
         return Ok(None);
     }
     serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-        Error::Validation(vec![crate::error::FieldError {
+        Error::Validation(vec![crate::web::error::FieldError {
             kind: "json_invalid",
             loc: vec!["body".into(), e.column().to_string()],
             msg: "JSON decode error".into(),

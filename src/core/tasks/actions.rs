@@ -17,12 +17,12 @@ use serde_json::json;
 
 use super::model::{Action, Task, TaskStatus};
 use crate::app::App;
-use crate::error::Error;
-use crate::inventory::Change;
+use crate::backend::tart::parse::{clean_line, ip_from_vnc_url, progress, vnc_url};
+use crate::backend::tart::{self, Line, Outcome};
+use crate::core::inventory::Change;
 use crate::limits::{MAX_RUN_LOGS, START_IP_POLL_INTERVAL, START_LOG_POLL_INTERVAL};
-use crate::tart::parse::{clean_line, ip_from_vnc_url, progress, vnc_url};
-use crate::tart::runner::LineSplitter;
-use crate::tart::{self, Line, Outcome};
+use crate::process::supervisor::LineSplitter;
+use crate::web::error::Error;
 
 /// Creates a task for `action` on `target` (a VM name or, for pulls, a reference) and
 /// queues its job. 429 when the queue is full.

@@ -25,7 +25,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::limits::{
     MAX_CAPTURE_BYTES, MAX_LOG_LINE_BYTES, MAX_TART_PROCESSES, PIPE_GRACE_AFTER_EXIT,
 };
-use crate::sync::lock;
+use crate::util::sync::lock;
 
 /// One line of output, cleaned of nothing yet (see `parse::clean_line`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::sync::{Arc, LazyLock};
 use serde::Serialize;
 use tiny_http::{Header, Response};
 
-use crate::error::Error;
+use crate::web::error::Error;
 
 /// A reply body; shared bodies (the inventory, assets) are sent without copying.
 #[derive(Debug, Clone)]
@@ -63,7 +63,7 @@ impl Reply {
     }
 
     /// A 202 for a freshly queued task, pointing at it.
-    pub fn task_accepted(task: &crate::tasks::Task) -> Reply {
+    pub fn task_accepted(task: &crate::core::tasks::Task) -> Reply {
         Reply {
             location: Some(format!("/api/tasks/{}", task.id)),
             ..Reply::json(202, task)
