@@ -10,8 +10,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use tungstenite::Utf8Bytes;
-
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::journal::JournalHandle;
@@ -27,12 +25,15 @@ pub struct Snapshot {
     pub terminal: bool,
     /// The whole task (a snapshot of a chatty task is ~100 KB; 100 clients would
     /// otherwise serialize and copy 10 MB).
-    full: OnceLock<Utf8Bytes>,
+    full: OnceLock<Arc<str>>,
     /// [`Task::to_json_from`] by first line: `?logs=new` clients that were sent the same
     /// snapshots before ask for the same lines, so one of them serializes for all. At
     /// most [`SHARED_FORMS`] first lines; clients elsewhere serialize their own.
-    from_line: Mutex<Vec<(u64, Arc<OnceLock<Utf8Bytes>>)>>,
+    from_line: Mutex<Vec<(u64, SharedForm)>>,
 }
+
+/// One JSON form of a snapshot, made once by whichever client asks first.
+type SharedForm = Arc<OnceLock<Arc<str>>>;
 
 /// First lines whose `?logs=new` form a snapshot keeps (4): clients that keep up ask for
 /// one or two; each form can hold the whole log (up to ~8 MiB).
@@ -49,7 +50,7 @@ impl Snapshot {
     }
 
     /// The whole task as JSON.
-    pub fn json(&self) -> Utf8Bytes {
+    pub fn json(&self) -> Arc<str> {
         self.full
             .get_or_init(|| {
                 serde_json::to_string(&*self.task)
@@ -60,7 +61,7 @@ impl Snapshot {
     }
 
     /// The task as JSON with the log lines from `from` on ([`Task::to_json_from`]).
-    pub fn json_from(&self, from: u64) -> Utf8Bytes {
+    pub fn json_from(&self, from: u64) -> Arc<str> {
         let from = self.task.clamp_log_index(from);
         let form = {
             let mut forms = lock(&self.from_line);
@@ -224,7 +225,7 @@ impl TaskStore {
     }
 
     /// Debug builds only: panics with the map's lock held, poisoning it (see
-    /// `http::handlers::debug_panic`).
+    /// `web::handlers::debug_panic`).
     #[cfg(debug_assertions)]
     pub fn panic_while_locked(&self) -> ! {
         let _inner = lock(&self.inner);
@@ -276,33 +277,23 @@ mod tests {
         let snapshot = updates.try_recv().unwrap();
         let first = snapshot.json_from(0);
         let again = snapshot.json_from(0);
-        assert_eq!(
-            first.as_str().as_ptr(),
-            again.as_str().as_ptr(),
-            "shared bytes"
-        );
-        assert_eq!(first.as_str(), snapshot.task.to_json_from(0));
+        assert_eq!(first[..].as_ptr(), again[..].as_ptr(), "shared bytes");
+        assert_eq!(first[..], snapshot.task.to_json_from(0));
         let tail = snapshot.json_from(1);
-        assert_eq!(tail.as_str(), snapshot.task.to_json_from(1));
+        assert_eq!(tail[..], snapshot.task.to_json_from(1));
         // Past the end is the end: one shared form for every such client.
         let end = snapshot.json_from(2);
-        assert_eq!(
-            end.as_str().as_ptr(),
-            snapshot.json_from(9).as_str().as_ptr()
-        );
+        assert_eq!(end[..].as_ptr(), snapshot.json_from(9)[..].as_ptr());
         // Beyond the shared forms, still right, just not kept.
         for from in 0..8 {
             assert_eq!(
-                snapshot.json_from(from).as_str(),
+                snapshot.json_from(from)[..],
                 snapshot.task.to_json_from(from)
             );
         }
         assert!(lock(&snapshot.from_line).len() <= SHARED_FORMS);
         let full = snapshot.json();
-        assert_eq!(full.as_str().as_ptr(), snapshot.json().as_str().as_ptr());
-        assert_eq!(
-            full.as_str(),
-            serde_json::to_string(&*snapshot.task).unwrap()
-        );
+        assert_eq!(full[..].as_ptr(), snapshot.json()[..].as_ptr());
+        assert_eq!(full[..], serde_json::to_string(&*snapshot.task).unwrap());
     }
 }
