@@ -13,9 +13,10 @@
 
 #![deny(unsafe_code)]
 
+mod app;
 mod backend;
-mod config;
-mod core;
+pub mod config;
+pub mod core;
 pub mod demo;
 pub mod limits;
 mod process;
@@ -23,5 +24,6 @@ mod server;
 mod util;
 mod web;
 
-pub use config::{Config, Timeouts};
+pub use config::Config;
 pub use server::{Server, StartError};
+pub use web::error::Error;

@@ -28,13 +28,6 @@ impl AsRef<[u8]> for Body {
     }
 }
 
-/// What the router decided.
-pub enum Routed {
-    Reply(Reply),
-    /// Upgrade to a WebSocket following this task.
-    WebSocket(String),
-}
-
 /// What a handler answers.
 #[derive(Debug, Clone)]
 pub struct Reply {
