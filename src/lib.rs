@@ -13,10 +13,9 @@
 
 #![deny(unsafe_code)]
 
-mod app;
 mod backend;
-pub mod config;
-pub mod core;
+mod config;
+mod core;
 pub mod demo;
 pub mod limits;
 mod process;
@@ -24,6 +23,5 @@ mod server;
 mod util;
 mod web;
 
-pub use config::Config;
+pub use config::{Config, Timeouts};
 pub use server::{Server, StartError};
-pub use web::error::Error;

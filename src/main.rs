@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use taartenfabriek::config::Timeouts;
+use taartenfabriek::Timeouts;
 use taartenfabriek::{Config, Server, demo};
 
 const USAGE: &str = "\

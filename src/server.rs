@@ -14,12 +14,13 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::app::App;
-use crate::backend::tart::{Tart, TartRunner, watch};
+use crate::backend::tart::{Tart, TartRunner};
 use crate::config::Config;
-use crate::core::events::EventHub;
+use crate::core::Core;
+use crate::core::refresher::spawn_refresher;
 use crate::core::tasks::scheduler::WorkerPool;
 use crate::core::tasks::{TaskStore, journal};
+use crate::web::state::Web;
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -46,7 +47,7 @@ impl std::error::Error for StartError {}
 
 /// A running server.
 pub struct Server {
-    app: Arc<App>,
+    app: Arc<Web>,
     addr: SocketAddr,
     http: Arc<tiny_http::Server>,
     threads: Vec<JoinHandle<()>>,
@@ -85,36 +86,26 @@ impl Server {
             shutdown_rx.clone(),
         );
         let tart = Tart::new(runner, config.timeouts.query);
-        let app = Arc::new(App::new(
+        let host = config.host;
+        let core = Arc::new(Core::new(
             config,
-            addr.port(),
-            token,
             tart,
-            TaskStore::new(restored, journal_handle, Arc::new(EventHub::new())),
+            TaskStore::new(restored, journal_handle),
             WorkerPool::spawn_workers(),
             shutdown_rx,
         ));
+        let app = Arc::new(Web::new(core.clone(), host, addr.port(), token));
         let http = Arc::new(
             tiny_http::Server::from_listener(listener, None)
                 .map_err(|e| StartError::Bind(io::Error::other(e)))?,
         );
         let (fatal_tx, fatal_rx) = crossbeam_channel::bounded(1);
         let (nudger, nudge_thread) =
-            crate::web::nudge::spawn_nudger(loopback_of(addr), app.shutdown_signal().clone());
+            crate::web::nudge::spawn_nudger(loopback_of(addr), core.shutdown_signal().clone());
         let mut threads =
             crate::web::spawn_http_workers(http.clone(), app.clone(), fatal_tx, nudger);
         threads.push(nudge_thread);
-        threads.push(spawn_refresher(app.clone()));
-        // Changes made outside the server, noticed without running tart; part of the
-        // background refreshing, so off with it.
-        if let (Some(home), Some(_)) = (app.tart.home(), app.config.refresh_interval) {
-            let watcher_app = app.clone();
-            threads.push(watch::spawn_home_watcher(
-                home.to_path_buf(),
-                move |_| watcher_app.request_refresh(),
-                app.shutdown_signal().clone(),
-            ));
-        }
+        threads.push(spawn_refresher(core));
         Ok(Server {
             app,
             addr,
@@ -143,7 +134,7 @@ impl Server {
 
     /// The data folder.
     pub fn data_dir(&self) -> PathBuf {
-        self.app.config.data_dir.clone()
+        self.app.core.config.data_dir.clone()
     }
 
     /// Blocks until the server can no longer serve (tiny_http's accept loop died), and
@@ -173,7 +164,7 @@ impl Server {
         }
         // Jobs end quickly: their tart calls were cancelled. Their last updates are
         // journaled before the journal closes.
-        self.app.pool.shutdown();
+        self.app.core.pool.shutdown();
         if let Some(mut journal) = self.journal.take() {
             journal.close();
         }
@@ -195,30 +186,4 @@ fn loopback_of(addr: SocketAddr) -> SocketAddr {
         ip if ip.is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
         _ => addr,
     }
-}
-
-/// Refreshes the inventory at start, every `refresh_interval`, and whenever a task
-/// asks for it (merged: many finished tasks cost one refresh, not one each).
-fn spawn_refresher(app: Arc<App>) -> JoinHandle<()> {
-    std::thread::Builder::new()
-        .name("inventory-refresh".into())
-        .spawn(move || {
-            app.refresh_quietly();
-            let ticker = match app.config.refresh_interval {
-                Some(interval) => crossbeam_channel::tick(interval),
-                None => crossbeam_channel::never(),
-            };
-            let (requests, shutdown) = (
-                app.refresh_requests().clone(),
-                app.shutdown_signal().clone(),
-            );
-            loop {
-                crossbeam_channel::select! {
-                    recv(ticker) -> _ => app.refresh_quietly(),
-                    recv(requests) -> _ => app.refresh_quietly(),
-                    recv(shutdown) -> _ => return,
-                }
-            }
-        })
-        .expect("cannot start the refresh thread")
 }

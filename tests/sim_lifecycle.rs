@@ -207,9 +207,8 @@ fn pull_fills_the_cache_and_lists_two_oci_rows() {
         ]
     );
     assert!(lines[2].starts_with("pulling disk (") && lines[2].ends_with(" GB compressed)..."));
-    let percents: Vec<String> = (0..=100).map(|n| format!("{n}%")).collect();
-    assert_eq!(lines[3..104], percents);
-    assert_eq!(lines[104..], ["pulling NVRAM..."]);
+    // A download faster than tart's one-second progress interval shows only both ends.
+    assert_eq!(lines[3..], ["0%", "100%", "pulling NVRAM..."]);
 
     let rows = sim.ok(&["list", "--source", "oci", "--quiet"]);
     let rows: Vec<&str> = rows.lines().collect();
@@ -270,11 +269,11 @@ fn pull_fills_the_cache_and_lists_two_oci_rows() {
 #[test]
 fn pull_progress_uses_ansi_rewrites_without_ci() {
     let mut sim = Sim::new("ansi");
-    sim.unset("CI");
+    sim.unset("CI").set("TART_SIM_PROGRESS_MS", "0");
     let out = sim.ok(&["pull", "localhost:5000/team/ubuntu:22.04"]);
     assert!(out.starts_with("pulling localhost:5000/team/ubuntu:22.04...\npulling manifest...\n"));
     assert!(
-        out.contains("compressed)...\n0%\n\x1b[1A\r\x1b[J1%\n"),
+        out.contains("compressed)...\n0%\n\x1b[1A\r\x1b["),
         "{out:?}"
     );
     assert!(out.ends_with("\x1b[1A\r\x1b[J100%\npulling NVRAM...\n"));

@@ -1,7 +1,12 @@
-//! The core: the VM inventory, the tasks and their scheduling, and input validation.
-//! It drives VMs through the backend layer and never names tiny_http or tungstenite.
+//! The core: the VM inventory, the tasks and their scheduling, the background refresher
+//! and input validation. It drives VMs through the backend layer and never names
+//! tiny_http, tungstenite or a `tart` argv; the web layer above talks to it through
+//! [`Core`].
 
-pub mod events;
 pub mod inventory;
+pub mod refresher;
+pub mod state;
 pub mod tasks;
 pub mod validate;
+
+pub use state::Core;

@@ -5,6 +5,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::core::tasks::scheduler::QueueFull;
+
 /// One entry of a FastAPI request-validation error (`422`), e.g. a missing `oci_url`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FieldError {
@@ -108,5 +110,11 @@ impl Error {
             msg: msg.into(),
             input,
         }])
+    }
+}
+
+impl From<QueueFull> for Error {
+    fn from(_: QueueFull) -> Error {
+        Error::TooManyRequests("too many tasks are waiting; try again later".into())
     }
 }

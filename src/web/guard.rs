@@ -11,9 +11,9 @@
 
 use std::net::IpAddr;
 
-use super::Head;
+use super::error::Error;
+use super::request::Head;
 use crate::util::token::constant_time_eq;
-use crate::web::error::Error;
 
 /// Host names the server answers to, besides a non-loopback address it was bound to.
 const LOOPBACK_NAMES: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];

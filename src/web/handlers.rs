@@ -6,11 +6,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::Head;
 use super::query::Target;
-use super::reply::{Body, Reply};
-use super::router::Routed;
-use crate::app::App;
+use super::reply::{Body, Reply, Routed};
+use super::request::Head;
+use super::state::Web;
 use crate::backend::tart::TartError;
 use crate::core::inventory::Vm;
 use crate::core::tasks::{Action, actions};
@@ -24,15 +23,15 @@ pub fn health() -> Reply {
     )
 }
 
-pub fn index(app: &App) -> Reply {
+pub fn index(app: &Web) -> Reply {
     Reply::page(
         "text/html; charset=utf-8",
         Body::Shared(app.index_html.clone()),
     )
 }
 
-pub fn tart_version(app: &App) -> Result<Reply, Error> {
-    match app.tart_version() {
+pub fn tart_version(app: &Web) -> Result<Reply, Error> {
+    match app.core.tart_version() {
         Ok(version) => Ok(Reply::json(200, &json!({ "version": version }))),
         Err(TartError::Unavailable(why)) => {
             Err(Error::Unavailable(format!("tart not found: {why}")))
@@ -41,13 +40,13 @@ pub fn tart_version(app: &App) -> Result<Reply, Error> {
     }
 }
 
-pub fn list_vms(app: &App) -> Reply {
-    Reply::json_bytes(200, Body::Shared(app.inventory.json()))
+pub fn list_vms(app: &Web) -> Reply {
+    Reply::json_bytes(200, Body::Shared(app.core.inventory.json()))
 }
 
 /// Refreshes from tart; on failure 502 with the reason and the last good list.
-pub fn refresh_vms(app: &App) -> Reply {
-    match app.inventory.refresh(&app.tart) {
+pub fn refresh_vms(app: &Web) -> Reply {
+    match app.core.inventory.refresh(&app.core.tart) {
         Ok(json) => Reply::json_bytes(200, Body::Shared(json)),
         Err(failed) => {
             let vms: Value =
@@ -62,24 +61,25 @@ pub fn refresh_vms(app: &App) -> Reply {
 ///
 /// A name that is neither a valid VM name nor an OCI reference cannot be one tart would
 /// list, so it gets its 404 without running `tart` (SECURITY.md promise 6).
-fn find_vm(app: &App, name: &str) -> Result<Vm, Error> {
-    if let Some(vm) = app.inventory.vm(name) {
+fn find_vm(app: &Web, name: &str) -> Result<Vm, Error> {
+    if let Some(vm) = app.core.inventory.vm(name) {
         return Ok(vm);
     }
     if validate::vm_name(name).is_err() && validate::oci_reference(name).is_err() {
         return Err(Error::NotFound(format!("VM {name:?} not found")));
     }
-    let _ = app.inventory.refresh(&app.tart);
-    app.inventory
+    let _ = app.core.inventory.refresh(&app.core.tart);
+    app.core
+        .inventory
         .vm(name)
         .ok_or_else(|| Error::NotFound(format!("VM {name:?} not found")))
 }
 
-pub fn get_vm(app: &App, name: &str) -> Result<Reply, Error> {
+pub fn get_vm(app: &Web, name: &str) -> Result<Reply, Error> {
     Ok(Reply::json(200, &find_vm(app, name)?))
 }
 
-pub fn vm_config(app: &App, name: &str, target: &Target) -> Result<Reply, Error> {
+pub fn vm_config(app: &Web, name: &str, target: &Target) -> Result<Reply, Error> {
     let force = match target.param("force_refresh") {
         None => false,
         Some(v) => parse_bool(v).ok_or_else(|| {
@@ -92,6 +92,7 @@ pub fn vm_config(app: &App, name: &str, target: &Target) -> Result<Reply, Error>
         })?,
     };
     if app
+        .core
         .inventory
         .vm(name)
         .is_some_and(|vm| vm.source.as_deref() == Some("oci"))
@@ -101,7 +102,7 @@ pub fn vm_config(app: &App, name: &str, target: &Target) -> Result<Reply, Error>
         )));
     }
     validate::vm_name(name).map_err(Error::BadRequest)?;
-    match app.inventory.config(&app.tart, name, force) {
+    match app.core.inventory.config(&app.core.tart, name, force) {
         Ok(config) => Ok(Reply::json(200, &config)),
         Err(e) => Err(tart_error(e, name)),
     }
@@ -127,7 +128,7 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-pub fn start(app: &Arc<App>, name: &str) -> Result<Reply, Error> {
+pub fn start(app: &Arc<Web>, name: &str) -> Result<Reply, Error> {
     validate::vm_name(name).map_err(Error::BadRequest)?;
     let vm = find_vm(app, name)?;
     if vm.source.as_deref() == Some("oci") {
@@ -138,16 +139,16 @@ pub fn start(app: &Arc<App>, name: &str) -> Result<Reply, Error> {
     if vm.status == "running" {
         return Err(Error::Conflict(format!("VM {name:?} is already running")));
     }
-    accepted(actions::submit(app, Action::StartVm, name)?)
+    accepted(actions::submit(&app.core, Action::StartVm, name)?)
 }
 
-pub fn stop(app: &Arc<App>, name: &str) -> Result<Reply, Error> {
+pub fn stop(app: &Arc<Web>, name: &str) -> Result<Reply, Error> {
     validate::vm_name(name).map_err(Error::BadRequest)?;
     find_vm(app, name)?;
-    accepted(actions::submit(app, Action::StopVm, name)?)
+    accepted(actions::submit(&app.core, Action::StopVm, name)?)
 }
 
-pub fn delete(app: &Arc<App>, name: &str) -> Result<Reply, Error> {
+pub fn delete(app: &Arc<Web>, name: &str) -> Result<Reply, Error> {
     if validate::vm_name(name).is_err() {
         validate::oci_reference(name).map_err(|_| {
             Error::BadRequest(format!(
@@ -161,12 +162,12 @@ pub fn delete(app: &Arc<App>, name: &str) -> Result<Reply, Error> {
             "VM {name:?} is running; stop it first"
         )));
     }
-    accepted(actions::submit(app, Action::DeleteVm, name)?)
+    accepted(actions::submit(&app.core, Action::DeleteVm, name)?)
 }
 
-pub fn pull(app: &Arc<App>, body: Option<Value>) -> Result<Reply, Error> {
+pub fn pull(app: &Arc<Web>, body: Option<Value>) -> Result<Reply, Error> {
     let reference = oci_url(body)?;
-    accepted(actions::submit(app, Action::PullVm, &reference)?)
+    accepted(actions::submit(&app.core, Action::PullVm, &reference)?)
 }
 
 /// `{"oci_url": "..."}`, validated as FastAPI would answer, plus the OCI grammar.
@@ -219,12 +220,13 @@ fn accepted(task: crate::core::tasks::Task) -> Result<Reply, Error> {
     Ok(Reply::task_accepted(&task))
 }
 
-pub fn list_tasks(app: &App) -> Reply {
-    Reply::json_bytes(200, Body::Owned(app.tasks.list_json()))
+pub fn list_tasks(app: &Web) -> Reply {
+    Reply::json_bytes(200, Body::Owned(app.core.tasks.list_json()))
 }
 
-pub fn get_task(app: &App, id: &str) -> Result<Reply, Error> {
-    app.tasks
+pub fn get_task(app: &Web, id: &str) -> Result<Reply, Error> {
+    app.core
+        .tasks
         .get_json(id)
         .map(|json| Reply::json_bytes(200, Body::Owned(json)))
         .ok_or_else(|| Error::NotFound("Task not found".into()))
@@ -232,11 +234,11 @@ pub fn get_task(app: &App, id: &str) -> Result<Reply, Error> {
 
 /// Checks a WebSocket upgrade before it happens: the task exists and the handshake is
 /// well-formed. Answered as plain HTTP when not.
-pub fn websocket(app: &App, head: &Head, id: &str) -> Result<Routed, Error> {
-    if !app.tasks.contains(id) {
+pub fn websocket(app: &Web, head: &Head, id: &str) -> Result<Routed, Error> {
+    if !app.core.tasks.contains(id) {
         return Err(Error::NotFound("Task not found".into()));
     }
-    crate::web::ws::check_handshake(head)?;
+    super::ws::check_handshake(head)?;
     Ok(Routed::WebSocket(id.to_string()))
 }
 
@@ -246,6 +248,6 @@ pub fn websocket(app: &App, head: &Head, id: &str) -> Result<Routed, Error> {
 /// a 500 for that request alone and leaves shared state usable (SECURITY.md promise 10).
 /// It sits behind the guard and the token like every API route.
 #[cfg(debug_assertions)]
-pub fn debug_panic(app: &App) -> Reply {
-    app.tasks.panic_while_locked()
+pub fn debug_panic(app: &Web) -> Reply {
+    app.core.tasks.panic_while_locked()
 }

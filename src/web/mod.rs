@@ -12,7 +12,9 @@ pub mod handlers;
 pub mod nudge;
 pub mod query;
 pub mod reply;
+pub mod request;
 pub mod router;
+pub mod state;
 pub mod ws;
 
 use std::io::Read;
@@ -23,61 +25,20 @@ use std::thread::JoinHandle;
 use crossbeam_channel::Sender;
 use serde_json::Value;
 
-use crate::app::App;
 use crate::limits::{HTTP_WORKERS, MAX_BODY_BYTES, MAX_DRAINABLE_BODY_BYTES};
 use crate::web::error::Error;
 use guard::Area;
 use query::Target;
-use reply::Reply;
-use router::Routed;
-
-/// The parts of a request the guard and handlers look at.
-#[derive(Debug, Clone)]
-pub struct Head {
-    pub method: tiny_http::Method,
-    pub target: Target,
-    /// Header names lower-cased, values as sent, in order.
-    pub headers: Vec<(String, String)>,
-}
-
-impl Head {
-    fn from_request(rq: &tiny_http::Request) -> Head {
-        Head {
-            method: rq.method().clone(),
-            target: Target::parse(rq.url()).unwrap_or_default(),
-            headers: rq
-                .headers()
-                .iter()
-                .map(|h| {
-                    (
-                        h.field.as_str().as_str().to_ascii_lowercase(),
-                        h.value.as_str().to_string(),
-                    )
-                })
-                .collect(),
-        }
-    }
-
-    /// Every value of a header (name in lower case).
-    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The first value of a header (name in lower case).
-    pub fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
-        self.header_values(name).next()
-    }
-}
+use reply::{Reply, Routed};
+use request::Head;
+use state::Web;
 
 /// Starts the request workers. Each ends when `recv` fails; an accept failure is
 /// reported once on `fatal` (tiny_http stops accepting for good after one, fact 4).
 /// Every request is reported to `nudger` (see [`nudge`]).
 pub fn spawn_http_workers(
     server: Arc<tiny_http::Server>,
-    app: Arc<App>,
+    app: Arc<Web>,
     fatal: Sender<String>,
     nudger: nudge::Nudger,
 ) -> Vec<JoinHandle<()>> {
@@ -95,7 +56,7 @@ pub fn spawn_http_workers(
                                 dispatch(&app, rq);
                             }
                             Err(e) => {
-                                if !app.shutting_down() {
+                                if !app.core.shutting_down() {
                                     let _ = fatal.send(format!("the HTTP accept loop died: {e}"));
                                 }
                                 break;
@@ -117,7 +78,7 @@ pub fn spawn_http_workers(
 /// body and never send it would stall the whole API (pinned by `tests/security_limits.rs`).
 /// On its own thread such a request costs what an idle connection costs anyway: one
 /// thread, until the client sends or closes.
-fn dispatch(app: &Arc<App>, rq: tiny_http::Request) {
+fn dispatch(app: &Arc<Web>, rq: tiny_http::Request) {
     if !body_may_block(&rq) {
         return handle(app, rq);
     }
@@ -149,14 +110,14 @@ fn body_may_block(rq: &tiny_http::Request) -> bool {
 /// (`request::new_request`).
 const TINY_HTTP_BUFFERED_BODY: usize = 1024;
 
-fn handle(app: &Arc<App>, mut rq: tiny_http::Request) {
+fn handle(app: &Arc<Web>, mut rq: tiny_http::Request) {
     let head = Head::from_request(&rq);
     let declared = rq.body_length().unwrap_or(0);
     let routed = catch_unwind(AssertUnwindSafe(|| answer(app, &head, &mut rq)))
         .unwrap_or_else(|_| Err(Error::Internal("internal server error".into())));
     let reply = match routed {
         Ok(Routed::Reply(reply)) => reply,
-        Ok(Routed::WebSocket(task_id)) => return crate::web::ws::upgrade(app, rq, &head, &task_id),
+        Ok(Routed::WebSocket(task_id)) => return ws::upgrade(app, rq, &head, &task_id),
         Err(e) => Reply::error(&e),
     };
     if declared > MAX_DRAINABLE_BODY_BYTES {
@@ -167,12 +128,12 @@ fn handle(app: &Arc<App>, mut rq: tiny_http::Request) {
 }
 
 /// Guard, body, route.
-fn answer(app: &Arc<App>, head: &Head, rq: &mut tiny_http::Request) -> Result<Routed, Error> {
+fn answer(app: &Arc<Web>, head: &Head, rq: &mut tiny_http::Request) -> Result<Routed, Error> {
     if Target::parse(rq.url()).is_none() {
         return Err(Error::BadRequest("malformed request path".into()));
     }
     let area = Area::of(&head.target.path);
-    guard::check(head, area, app.port, app.config.host, &app.token)?;
+    guard::check(head, area, app.port, app.host, &app.token)?;
     let body = if head.method == tiny_http::Method::Post {
         read_json_body(head, rq)?
     } else {

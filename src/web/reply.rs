@@ -28,6 +28,13 @@ impl AsRef<[u8]> for Body {
     }
 }
 
+/// What the router decided.
+pub enum Routed {
+    Reply(Reply),
+    /// Upgrade to a WebSocket following this task.
+    WebSocket(String),
+}
+
 /// What a handler answers.
 #[derive(Debug, Clone)]
 pub struct Reply {

@@ -6,23 +6,17 @@ use std::sync::Arc;
 use serde_json::Value;
 use tiny_http::Method;
 
+use super::assets;
 use super::guard::Area;
 use super::handlers as h;
-use super::reply::Reply;
-use super::{Head, assets};
-use crate::app::App;
+use super::reply::Routed;
+use super::request::Head;
+use super::state::Web;
 use crate::web::error::Error;
-
-/// What the router decided.
-pub enum Routed {
-    Reply(Reply),
-    /// Upgrade to a WebSocket following this task.
-    WebSocket(String),
-}
 
 /// Routes a request that passed the guard. `body` is the parsed JSON body of a POST.
 pub fn route(
-    app: &Arc<App>,
+    app: &Arc<Web>,
     head: &Head,
     area: Area,
     body: Option<Value>,

@@ -14,14 +14,14 @@ use std::sync::atomic::Ordering;
 use crossbeam_channel::{Receiver, select};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tungstenite::{Message, WebSocket};
+use tungstenite::{Message, Utf8Bytes, WebSocket};
 
-use crate::app::App;
+use super::error::Error;
+use super::reply::Reply;
+use super::request::Head;
+use super::state::Web;
 use crate::core::tasks::Snapshot;
 use crate::limits::{MAX_WS_CLIENTS, MAX_WS_INCOMING_MESSAGE, WS_PING_INTERVAL};
-use crate::web::Head;
-use crate::web::error::Error;
-use crate::web::reply::Reply;
 
 /// Checks that a request is a WebSocket handshake we can accept (RFC 6455 §4.2.1).
 pub fn check_handshake(head: &Head) -> Result<(), Error> {
@@ -46,7 +46,7 @@ pub fn check_handshake(head: &Head) -> Result<(), Error> {
 }
 
 /// Releases a client slot when the client's thread ends, however it ends.
-struct ClientSlot(Arc<App>);
+struct ClientSlot(Arc<Web>);
 
 impl Drop for ClientSlot {
     fn drop(&mut self) {
@@ -55,7 +55,7 @@ impl Drop for ClientSlot {
 }
 
 /// Upgrades the request and starts the client's thread; 503 when full.
-pub fn upgrade(app: &Arc<App>, rq: tiny_http::Request, head: &Head, task_id: &str) {
+pub fn upgrade(app: &Arc<Web>, rq: tiny_http::Request, head: &Head, task_id: &str) {
     if app.ws_clients.fetch_add(1, Ordering::SeqCst) >= MAX_WS_CLIENTS {
         app.ws_clients.fetch_sub(1, Ordering::SeqCst);
         let reply = Reply::error(&Error::Unavailable("too many WebSocket clients".into()));
@@ -63,7 +63,7 @@ pub fn upgrade(app: &Arc<App>, rq: tiny_http::Request, head: &Head, task_id: &st
         return;
     }
     let slot = ClientSlot(app.clone());
-    let Some((current, updates)) = app.tasks.subscribe(task_id) else {
+    let Some((current, updates)) = app.core.tasks.subscribe(task_id) else {
         let _ = rq.respond(Reply::error(&Error::NotFound("Task not found".into())).into_response());
         return;
     };
@@ -84,7 +84,7 @@ pub fn upgrade(app: &Arc<App>, rq: tiny_http::Request, head: &Head, task_id: &st
         .max_frame_size(Some(MAX_WS_INCOMING_MESSAGE));
     let socket = WebSocket::from_raw_socket(stream, Role::Server, Some(config));
     let name = format!("ws-{}", &task_id[..task_id.len().min(8)]);
-    let shutdown = app.shutdown_signal().clone();
+    let shutdown = app.core.shutdown_signal().clone();
     let mode = match head.target.param("logs") {
         Some("new") => Mode::NewLines { next: 0 },
         _ => Mode::Full,
@@ -111,11 +111,11 @@ enum Mode {
 impl Mode {
     fn message(&mut self, snapshot: &Snapshot) -> Message {
         match self {
-            Mode::Full => Message::Text(snapshot.json()),
+            Mode::Full => Message::Text(shared_text(snapshot.json())),
             Mode::NewLines { next } => {
                 let text = snapshot.json_from(*next);
                 *next = snapshot.task.log_end();
-                Message::Text(text)
+                Message::Text(shared_text(text))
             }
         }
     }
@@ -166,4 +166,22 @@ fn close<S: std::io::Read + std::io::Write>(
         reason: reason.to_string().into(),
     }));
     let _ = socket.flush();
+}
+
+/// A task's JSON as a text frame, without copying it: every client of a snapshot sends
+/// the same bytes, so a copy per client would cost as much as the serialization saved.
+fn shared_text(json: Arc<str>) -> Utf8Bytes {
+    struct Shared(Arc<str>);
+    impl AsRef<[u8]> for Shared {
+        fn as_ref(&self) -> &[u8] {
+            self.0.as_bytes()
+        }
+    }
+    let bytes = tungstenite::Bytes::from_owner(Shared(json));
+    // SAFETY: the bytes are those of an `Arc<str>`, which is valid UTF-8 by construction,
+    // and `Bytes` never changes them.
+    #[allow(unsafe_code)] // the one way tungstenite offers to send shared bytes as text.
+    unsafe {
+        Utf8Bytes::from_bytes_unchecked(bytes)
+    }
 }

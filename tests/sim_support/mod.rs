@@ -30,6 +30,17 @@ const SCRUBBED: &[&str] = &[
     "TART_SIM_FAULT",
     "TART_SIM_LOG",
     "TART_SIM_VERSION",
+    "TART_SIM_START_MS",
+    "TART_SIM_MACOS_LIMIT",
+    "TART_SIM_PROGRESS_MS",
+    "TART_SIM_PULL_RETRIES",
+    "TART_SIM_LEASE_POOL",
+    "TART_SIM_LEASE_RENUMBER",
+    "TART_SIM_LEASE_DUPLICATE",
+    "TART_SIM_ASIF",
+    "TART_SIM_SUSPEND_MS",
+    "TART_SIM_CONFIG_WRITE_MS",
+    "TART_SIM_REGISTRY_PASSWORD",
     "CI",
 ];
 
@@ -72,6 +83,7 @@ impl Sim {
             ("TART_SIM_PULL_MS", "200"),
             ("TART_SIM_IP_RETRY_MS", "50"),
             ("TART_SIM_VNC_TIMEOUT_MS", "5000"),
+            ("TART_SIM_START_MS", "50"),
             ("CI", "1"),
         ] {
             sim.set(k, v);

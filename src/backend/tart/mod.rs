@@ -4,7 +4,6 @@
 
 pub mod home;
 pub mod parse;
-pub mod watch;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -78,11 +77,6 @@ impl Tart {
             query_timeout,
             home,
         }
-    }
-
-    /// `$TART_HOME` as our `tart` children see it, if known.
-    pub fn home(&self) -> Option<&std::path::Path> {
-        self.home.as_deref()
     }
 
     pub fn runner(&self) -> &TartRunner {

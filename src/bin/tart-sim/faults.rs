@@ -4,9 +4,12 @@
 //! Rule syntax, one per line, `#` starts a comment:
 //! `fail <cmd>[:<name>] <exit> <message…>`, `hang <cmd>[:<name>]`,
 //! `flood <cmd>[:<name>] <lines>`, `grandchild <cmd>[:<name>] [<seconds>]`,
-//! `slow <cmd>[:<name>] <ms>`. `<cmd>` is a subcommand, `version` or `*`; `:<name>`
-//! restricts the rule to invocations with that VM name / reference among their arguments.
-//! Matching rules run in order (file first, then env) before the command does anything.
+//! `slow <cmd>[:<name>] <ms>`, `fail-after-lock run[:<name>] <exit> <message…>`. `<cmd>` is
+//! a subcommand, `version` or `*`; `:<name>` restricts the rule to invocations with that VM
+//! name / reference among their arguments. Matching rules run in order (file first, then
+//! env) before the command does anything, except `fail-after-lock`, which `run` asks for
+//! once it holds the VM's lock (a start that fails after taking the lock, as
+//! Virtualization.framework errors do).
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -25,6 +28,7 @@ const FLOOD_LINE_LEN: usize = 100;
 #[derive(Debug)]
 enum Action {
     Fail { code: i32, message: String },
+    FailAfterLock { code: i32, message: String },
     Hang,
     Flood(u64),
     Grandchild(u64),
@@ -59,6 +63,13 @@ fn parse_rule(line: &str) -> Option<Rule> {
                 message: message.trim().to_string(),
             }
         }
+        "fail-after-lock" => {
+            let (code, message) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            Action::FailAfterLock {
+                code: code.parse().ok()?,
+                message: message.trim().to_string(),
+            }
+        }
         "hang" => Action::Hang,
         "flood" => Action::Flood(rest.parse().ok()?),
         "grandchild" => Action::Grandchild(rest.parse().unwrap_or(GRANDCHILD_SECONDS)),
@@ -84,19 +95,36 @@ fn load() -> Vec<Rule> {
     text.lines().filter_map(parse_rule).collect()
 }
 
+impl Rule {
+    fn matches(&self, command: &str, args: &[String]) -> bool {
+        (self.command == "*" || self.command == command)
+            && self
+                .name
+                .as_ref()
+                .is_none_or(|name| args.iter().any(|a| a == name))
+    }
+}
+
+/// The first `fail-after-lock` rule matching `command` with `args`, as `(exit, message)`.
+pub fn after_lock(command: &str, args: &[String]) -> Option<(i32, String)> {
+    load()
+        .into_iter()
+        .filter(|rule| rule.matches(command, args))
+        .find_map(|rule| match rule.action {
+            Action::FailAfterLock { code, message } => Some((code, message)),
+            _ => None,
+        })
+}
+
 /// Applies every rule matching `command` with arguments `args`. Returns `Some(exit code)`
 /// when a `fail` rule fires.
 pub fn apply(command: &str, args: &[String]) -> Option<i32> {
     for rule in load() {
-        if rule.command != "*" && rule.command != command {
-            continue;
-        }
-        if let Some(name) = &rule.name
-            && !args.iter().any(|a| a == name)
-        {
+        if !rule.matches(command, args) {
             continue;
         }
         match rule.action {
+            Action::FailAfterLock { .. } => {}
             Action::Fail { code, message } => {
                 output::err_line(&message);
                 return Some(code);

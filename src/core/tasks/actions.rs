@@ -16,17 +16,17 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use serde_json::json;
 
 use super::model::{Action, Task, TaskStatus};
-use crate::app::App;
+use super::scheduler::QueueFull;
 use crate::backend::tart::parse::{clean_line, ip_from_vnc_url, progress, vnc_url};
 use crate::backend::tart::{self, Line, Outcome};
+use crate::core::Core;
 use crate::core::inventory::Change;
 use crate::limits::{MAX_RUN_LOGS, START_IP_POLL_INTERVAL, START_LOG_POLL_INTERVAL};
 use crate::process::supervisor::LineSplitter;
-use crate::web::error::Error;
 
 /// Creates a task for `action` on `target` (a VM name or, for pulls, a reference) and
-/// queues its job. 429 when the queue is full.
-pub fn submit(app: &Arc<App>, action: Action, target: &str) -> Result<Task, Error> {
+/// queues its job; the task is discarded again when the queue is full.
+pub fn submit(app: &Arc<Core>, action: Action, target: &str) -> Result<Task, QueueFull> {
     let task = app.tasks.create(action, Some(target.to_string()));
     let (job_app, id, job_target) = (app.clone(), task.id.clone(), target.to_string());
     let job = Box::new(move || {
@@ -39,16 +39,14 @@ pub fn submit(app: &Arc<App>, action: Action, target: &str) -> Result<Task, Erro
                 .update(&id, |t| t.fail("internal error while running the task"));
         }
     });
-    if app.pool.submit(target, job).is_err() {
+    if let Err(full) = app.pool.submit(target, job) {
         app.tasks.discard(&task.id);
-        return Err(Error::TooManyRequests(
-            "too many tasks are waiting; try again later".into(),
-        ));
+        return Err(full);
     }
     Ok(task)
 }
 
-fn run_job(app: &Arc<App>, id: &str, action: Action, target: &str) {
+fn run_job(app: &Arc<Core>, id: &str, action: Action, target: &str) {
     if app.shutting_down() {
         app.tasks
             .update(id, |t| t.fail("the server is shutting down"));
@@ -70,7 +68,7 @@ fn run_job(app: &Arc<App>, id: &str, action: Action, target: &str) {
 /// (and the progress, for pulls), then the exit code and stderr. `None` if `tart` could
 /// not be started, in which case the task has already failed.
 fn run_step(
-    app: &App,
+    app: &Core,
     id: &str,
     args: &[String],
     timeout: Duration,
@@ -111,7 +109,7 @@ fn run_step(
 /// Ends a task from the outcome of its last call. Callers record the action's effect in
 /// the inventory before, so a client that sees the task end also sees its effect.
 fn finish(
-    app: &App,
+    app: &Core,
     id: &str,
     verb: &str,
     outcome: &Outcome,
@@ -135,7 +133,7 @@ fn finish(
     });
 }
 
-fn stop(app: &App, id: &str, name: &str) {
+fn stop(app: &Core, id: &str, name: &str) {
     let Some(mut outcome) = run_step(
         app,
         id,
@@ -171,7 +169,7 @@ fn stop(app: &App, id: &str, name: &str) {
     );
 }
 
-fn delete(app: &App, id: &str, name: &str) {
+fn delete(app: &Core, id: &str, name: &str) {
     let Some(outcome) = run_step(
         app,
         id,
@@ -194,7 +192,7 @@ fn delete(app: &App, id: &str, name: &str) {
     );
 }
 
-fn pull(app: &App, id: &str, reference: &str) {
+fn pull(app: &Core, id: &str, reference: &str) {
     let Some(outcome) = run_step(
         app,
         id,
@@ -217,7 +215,7 @@ fn pull(app: &App, id: &str, reference: &str) {
 /// Starts `tart run --vnc --no-graphics -- <name>` detached, then waits for the VM's IP:
 /// from the `VNC server is running at vnc://<ip>` line in its log, or from `tart ip`.
 /// Fails with the exit code and the log's tail if `tart run` ends first.
-fn start(app: &Arc<App>, id: &str, name: &str) {
+fn start(app: &Arc<Core>, id: &str, name: &str) {
     let args = tart::run_args(name);
     let argv = app.tart.runner().argv(&args);
     app.tasks.update(id, |t| {
@@ -287,7 +285,7 @@ fn start(app: &Arc<App>, id: &str, name: &str) {
     }
 }
 
-fn started(app: &App, id: &str, name: &str, ip: Option<String>, url: Option<String>) {
+fn started(app: &Core, id: &str, name: &str, ip: Option<String>, url: Option<String>) {
     let vnc_url = url.or_else(|| ip.as_ref().map(|ip| format!("vnc://{ip}")));
     app.inventory
         .apply(name, Change::Started { ip: ip.clone() });
@@ -301,7 +299,7 @@ fn started(app: &App, id: &str, name: &str, ip: Option<String>, url: Option<Stri
     });
 }
 
-fn fail_keep_running(app: &App, id: &str, why: &str) {
+fn fail_keep_running(app: &Core, id: &str, why: &str) {
     app.tasks.update(id, |t| {
         t.fail(format!(
             "{why}; the VM may still be running (tart run was left alone)"
@@ -309,7 +307,7 @@ fn fail_keep_running(app: &App, id: &str, why: &str) {
     });
 }
 
-fn run_ended_early(app: &App, id: &str, status: ExitStatus, follower: &mut LogFollower) {
+fn run_ended_early(app: &Core, id: &str, status: ExitStatus, follower: &mut LogFollower) {
     use std::os::unix::process::ExitStatusExt;
     let lines = follower.read_new_lines();
     let tail = follower.tail();
@@ -332,7 +330,7 @@ fn run_ended_early(app: &App, id: &str, status: ExitStatus, follower: &mut LogFo
 }
 
 /// `<data-dir>/logs/<name>-<unix time>.log`, created 0600 in a 0700 folder.
-fn open_run_log(app: &App, name: &str) -> std::io::Result<(PathBuf, File)> {
+fn open_run_log(app: &Core, name: &str) -> std::io::Result<(PathBuf, File)> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = app.config.data_dir.join("logs");
     fs::DirBuilder::new()
@@ -375,7 +373,7 @@ fn prune_run_logs(dir: &std::path::Path) {
 /// Waits for a detached `tart run` on its own thread, so it never becomes a zombie, and
 /// refreshes the inventory when the VM stops. The thread holds only a weak reference:
 /// a VM may run for days after the server stopped.
-fn spawn_run_reaper(app: Weak<App>, mut child: Child, name: String) -> Receiver<ExitStatus> {
+fn spawn_run_reaper(app: Weak<Core>, mut child: Child, name: String) -> Receiver<ExitStatus> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let spawned = std::thread::Builder::new()
         .name(format!("reaper-{}", child.id()))

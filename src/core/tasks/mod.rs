@@ -11,5 +11,5 @@ pub mod model;
 pub mod scheduler;
 pub mod store;
 
-pub use model::{Action, Task, TaskStatus};
+pub use model::{Action, Task};
 pub use store::{Snapshot, TaskStore};

@@ -8,6 +8,7 @@ use crate::limits::{MAX_LOG_LINES, MAX_STDERR_TAIL_BYTES};
 /// What a task does; the wire names are the predecessor's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[allow(clippy::enum_variant_names)] // named after the wire names: start_vm, stop_vm, …
 pub enum Action {
     StartVm,
     StopVm,

@@ -10,14 +10,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use tungstenite::Utf8Bytes;
-
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::journal::JournalHandle;
 use super::model::{Action, Task};
-use crate::core::events::EventHub;
-use crate::core::events::hub::TASK_EVENT_LOG_LINES;
 use crate::limits::{MAX_TASKS_KEPT, WS_SUBSCRIBER_QUEUE};
 use crate::util::sync::{lock, unix_now};
 
@@ -29,12 +25,15 @@ pub struct Snapshot {
     pub terminal: bool,
     /// The whole task (a snapshot of a chatty task is ~100 KB; 100 clients would
     /// otherwise serialize and copy 10 MB).
-    full: OnceLock<Utf8Bytes>,
+    full: OnceLock<Arc<str>>,
     /// [`Task::to_json_from`] by first line: `?logs=new` clients that were sent the same
     /// snapshots before ask for the same lines, so one of them serializes for all. At
     /// most [`SHARED_FORMS`] first lines; clients elsewhere serialize their own.
-    from_line: Mutex<Vec<(u64, Arc<OnceLock<Utf8Bytes>>)>>,
+    from_line: Mutex<Vec<(u64, SharedForm)>>,
 }
+
+/// One JSON form of a snapshot, made once by whichever client asks first.
+type SharedForm = Arc<OnceLock<Arc<str>>>;
 
 /// First lines whose `?logs=new` form a snapshot keeps (4): clients that keep up ask for
 /// one or two; each form can hold the whole log (up to ~8 MiB).
@@ -51,7 +50,7 @@ impl Snapshot {
     }
 
     /// The whole task as JSON.
-    pub fn json(&self) -> Utf8Bytes {
+    pub fn json(&self) -> Arc<str> {
         self.full
             .get_or_init(|| {
                 serde_json::to_string(&*self.task)
@@ -62,7 +61,7 @@ impl Snapshot {
     }
 
     /// The task as JSON with the log lines from `from` on ([`Task::to_json_from`]).
-    pub fn json_from(&self, from: u64) -> Utf8Bytes {
+    pub fn json_from(&self, from: u64) -> Arc<str> {
         let from = self.task.clamp_log_index(from);
         let form = {
             let mut forms = lock(&self.from_line);
@@ -101,19 +100,11 @@ struct Inner {
 pub struct TaskStore {
     inner: Mutex<Inner>,
     journal: Option<JournalHandle>,
-    /// Where every change is told (`task` events), under the map's lock so that events
-    /// leave in the order the changes were made.
-    events: Arc<EventHub>,
 }
 
 impl TaskStore {
-    /// A store holding `restored` tasks (oldest first), journaling to `journal` and
-    /// telling `events` about every change.
-    pub fn new(
-        restored: Vec<Task>,
-        journal: Option<JournalHandle>,
-        events: Arc<EventHub>,
-    ) -> TaskStore {
+    /// A store holding `restored` tasks (oldest first), journaling to `journal`.
+    pub fn new(restored: Vec<Task>, journal: Option<JournalHandle>) -> TaskStore {
         let mut inner = Inner {
             tasks: HashMap::new(),
             order: VecDeque::new(),
@@ -131,13 +122,7 @@ impl TaskStore {
         TaskStore {
             inner: Mutex::new(inner),
             journal,
-            events,
         }
-    }
-
-    /// The hub this store tells about changes.
-    pub fn events(&self) -> &Arc<EventHub> {
-        &self.events
     }
 
     /// Creates a pending task and returns it.
@@ -145,7 +130,6 @@ impl TaskStore {
         let task = Task::new(crate::util::random::uuid_v4(), action, vm_name, unix_now());
         let mut inner = lock(&self.inner);
         self.record(&task);
-        self.tell(&task);
         inner.order.push_back(task.id.clone());
         inner.tasks.insert(
             task.id.clone(),
@@ -158,13 +142,10 @@ impl TaskStore {
         task
     }
 
-    /// Removes a task that was never started (its job could not be queued). Event
-    /// clients saw it pending, so they are told it failed before it goes.
+    /// Removes a task that was never started (its job could not be queued).
     pub fn discard(&self, id: &str) {
         let mut inner = lock(&self.inner);
-        if let Some(mut entry) = inner.tasks.remove(id) {
-            entry.task.fail("not queued: too many tasks are waiting");
-            self.tell(&entry.task);
+        if inner.tasks.remove(id).is_some() {
             inner.order.retain(|x| x != id);
             if let Some(journal) = &self.journal {
                 journal.forget(id);
@@ -213,7 +194,6 @@ impl TaskStore {
         if entry.task.status != before {
             self.record(&entry.task);
         }
-        self.tell(&entry.task);
         if !entry.subscribers.is_empty() {
             let snapshot = Snapshot::new(&entry.task);
             let terminal = snapshot.terminal;
@@ -245,20 +225,11 @@ impl TaskStore {
     }
 
     /// Debug builds only: panics with the map's lock held, poisoning it (see
-    /// `http::handlers::debug_panic`).
+    /// `web::handlers::debug_panic`).
     #[cfg(debug_assertions)]
     pub fn panic_while_locked(&self) -> ! {
         let _inner = lock(&self.inner);
         panic!("deliberate panic from the debug-build test route, with the task lock held");
-    }
-
-    /// Publishes the task's state as a `task` event, its logs trimmed to the newest
-    /// [`TASK_EVENT_LOG_LINES`] (`logs_from` says where they start).
-    fn tell(&self, task: &Task) {
-        let from = task.log_end().saturating_sub(TASK_EVENT_LOG_LINES);
-        let terminal = task.status.is_terminal();
-        self.events
-            .task_changed(&task.id, task.created_at, terminal, task.to_json_from(from));
     }
 
     fn record(&self, task: &Task) {
@@ -296,7 +267,7 @@ mod tests {
 
     #[test]
     fn clients_at_the_same_line_share_one_serialization() {
-        let store = TaskStore::new(Vec::new(), None, Arc::new(EventHub::starting_after(0)));
+        let store = TaskStore::new(Vec::new(), None);
         let task = store.create(Action::PullVm, None);
         let (_, updates) = store.subscribe(&task.id).unwrap();
         store.update(&task.id, |t| {
@@ -306,33 +277,23 @@ mod tests {
         let snapshot = updates.try_recv().unwrap();
         let first = snapshot.json_from(0);
         let again = snapshot.json_from(0);
-        assert_eq!(
-            first.as_str().as_ptr(),
-            again.as_str().as_ptr(),
-            "shared bytes"
-        );
-        assert_eq!(first.as_str(), snapshot.task.to_json_from(0));
+        assert_eq!(first[..].as_ptr(), again[..].as_ptr(), "shared bytes");
+        assert_eq!(first[..], snapshot.task.to_json_from(0));
         let tail = snapshot.json_from(1);
-        assert_eq!(tail.as_str(), snapshot.task.to_json_from(1));
+        assert_eq!(tail[..], snapshot.task.to_json_from(1));
         // Past the end is the end: one shared form for every such client.
         let end = snapshot.json_from(2);
-        assert_eq!(
-            end.as_str().as_ptr(),
-            snapshot.json_from(9).as_str().as_ptr()
-        );
+        assert_eq!(end[..].as_ptr(), snapshot.json_from(9)[..].as_ptr());
         // Beyond the shared forms, still right, just not kept.
         for from in 0..8 {
             assert_eq!(
-                snapshot.json_from(from).as_str(),
+                snapshot.json_from(from)[..],
                 snapshot.task.to_json_from(from)
             );
         }
         assert!(lock(&snapshot.from_line).len() <= SHARED_FORMS);
         let full = snapshot.json();
-        assert_eq!(full.as_str().as_ptr(), snapshot.json().as_str().as_ptr());
-        assert_eq!(
-            full.as_str(),
-            serde_json::to_string(&*snapshot.task).unwrap()
-        );
+        assert_eq!(full[..].as_ptr(), snapshot.json()[..].as_ptr());
+        assert_eq!(full[..], serde_json::to_string(&*snapshot.task).unwrap());
     }
 }

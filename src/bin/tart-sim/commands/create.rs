@@ -127,7 +127,7 @@ fn install_macos(home: &Home, ctx: &Ctx, source: &str) -> Result<VmConfig, Failu
             output::out_line("Using cached *.ipsw file...");
         } else {
             output::out_line(&format!("Fetching {file}..."));
-            if !progress::show(half, ctx.knobs.ci) {
+            if !progress::show(half, ctx.knobs) {
                 return Err(Failure::Exit(INTERRUPTED_EXIT));
             }
             fs::create_dir_all(home.ipsw_dir()).map_err(|e| Failure::io("caching IPSW", e))?;
@@ -136,7 +136,7 @@ fn install_macos(home: &Home, ctx: &Ctx, source: &str) -> Result<VmConfig, Failu
         }
     }
     output::out_line("Installing OS...");
-    if !progress::show(half, ctx.knobs.ci) {
+    if !progress::show(half, ctx.knobs) {
         return Err(Failure::Exit(INTERRUPTED_EXIT));
     }
     Ok(VmConfig::new_darwin("raw"))

@@ -47,7 +47,7 @@ pub fn run(args: &[String], ctx: &Ctx) -> Result<(), Failure> {
     let deadline = Instant::now() + Duration::from_secs(wait);
     loop {
         let running = vm.running_pid().is_some();
-        let found = if ctx.knobs.no_ip || (resolver != "dhcp" && !running) {
+        let found = if ctx.knobs.no_ip_for(&config.os) || (resolver != "dhcp" && !running) {
             None
         } else {
             lease::lookup(&home, &config.mac_address)

@@ -197,7 +197,7 @@ pub fn push(args: &[String], ctx: &Ctx) -> Result<(), Failure> {
             output::out_line(&format!("pushing {local} to {repository}{shown}..."));
             output::out_line("pushing config...");
             output::out_line("pushing disk... this will take a while...");
-            if !progress::show(ctx.knobs.pull, ctx.knobs.ci) {
+            if !progress::show(ctx.knobs.pull, ctx.knobs) {
                 return Err(Failure::Exit(pull::INTERRUPTED_EXIT));
             }
             output::out_line("pushing NVRAM...");

@@ -27,6 +27,12 @@ pub const NVRAM_BYTES: usize = 128 * 1024;
 /// Exit code after Ctrl+C cancelled a download (128 + SIGINT, what a shell reports).
 pub const INTERRUPTED_EXIT: i32 = 130;
 
+/// How many times tart tries a download before giving up (`TART_SIM_PULL_RETRIES` of this
+/// many or more makes the pull fail).
+const PULL_ATTEMPTS: u64 = 5;
+/// The `URLError` text of a simulated failed download.
+const NETWORK_LOST: &str = "The network connection was lost.";
+
 /// Words in a repository name that make the simulated image a Linux guest.
 const LINUX_HINTS: &[&str] = &["ubuntu", "debian", "fedora", "linux", "alpine", "arch"];
 
@@ -88,9 +94,25 @@ pub fn pull_image(home: &Home, remote: &RemoteName, ctx: &Ctx) -> Result<(), Fai
         return Ok(());
     }
     let compressed = 15.0 + (ids::fnv1a(7, remote.full().as_bytes()) % 150) as f64 / 10.0;
-    output::out_line(&format!("pulling disk ({compressed:.1} GB compressed)..."));
     let mut tmp = home.new_tmp_dir()?;
-    if !progress::show(ctx.knobs.pull, ctx.knobs.ci) {
+    // Each failed attempt breaks off half-way; tart's retry starts the disk over, with a
+    // new `pulling disk` line and a new progress observer from 0%.
+    for attempt in 0..=ctx.knobs.pull_retries {
+        output::out_line(&format!("pulling disk ({compressed:.1} GB compressed)..."));
+        if attempt == ctx.knobs.pull_retries {
+            break;
+        }
+        if !progress::show_until(ctx.knobs.pull / 2, 50, ctx.knobs) {
+            return Err(Failure::Exit(INTERRUPTED_EXIT));
+        }
+        if attempt + 1 >= PULL_ATTEMPTS {
+            return Err(Failure::Error(NETWORK_LOST.to_string()));
+        }
+        output::out_line(&format!(
+            "Error pulling image: \"{NETWORK_LOST}\", attempting to re-try..."
+        ));
+    }
+    if !progress::show(ctx.knobs.pull, ctx.knobs) {
         return Err(Failure::Exit(INTERRUPTED_EXIT));
     }
     output::out_line("pulling NVRAM...");

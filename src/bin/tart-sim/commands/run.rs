@@ -1,8 +1,12 @@
 //! `tart run [<options>] <name>` (contract 2.4): the foreground process that "is" the VM.
 //!
 //! It takes the config.json record lock (that is what makes the VM `running` for every
-//! other command), records a DHCP lease after the boot delay, prints VNC URLs, and reacts
-//! to SIGINT/SIGTERM (power off), SIGUSR1 (suspend) and SIGUSR2 (graceful stop).
+//! other command), then "starts" the VM (`TART_SIM_START_MS`; the host rules and the
+//! `fail-after-lock` fault end the process here with exit 1, lock already taken, as
+//! Virtualization.framework's start errors do), records a DHCP lease after the boot delay,
+//! prints VNC URLs only once the VM has started, and reacts to SIGINT/SIGTERM (power off;
+//! `CancellationError()` while `--vnc` still waits for an IP), SIGUSR1 (suspend) and SIGUSR2
+//! (graceful stop).
 //!
 //! Lock rule: after `try_lock_running` succeeds this process never opens config.json
 //! again — closing any descriptor of the file would silently drop the POSIX lock.
@@ -24,6 +28,9 @@ use crate::vmconfig::VmConfig;
 
 /// How often the VM loop checks signals, the boot timer and the lease.
 const TICK: Duration = Duration::from_millis(20);
+
+/// How often a booted guest without a lease asks the DHCP server again (a full pool).
+const DHCP_RETRY: Duration = Duration::from_secs(1);
 
 /// How long a guest takes to power off after SIGUSR2's ACPI-style request.
 const GUEST_SHUTDOWN: Duration = Duration::from_millis(300);
@@ -142,6 +149,8 @@ static SPEC: Spec = Spec {
 /// Everything `run` needs after validation.
 struct Plan {
     name: String,
+    /// The arguments after `run`, for matching `fail-after-lock` faults.
+    args: Vec<String>,
     vm: VmDir,
     config: VmConfig,
     no_graphics: bool,
@@ -261,6 +270,7 @@ pub fn run(args: &[String], ctx: &Ctx) -> Result<(), Failure> {
 
     let plan = Plan {
         name,
+        args: args.to_vec(),
         vm,
         config,
         no_graphics: parsed.flag("no-graphics"),
@@ -303,57 +313,109 @@ fn announce_vnc(plan: &Plan, ctx: &Ctx, url: &str) {
     }
 }
 
+/// Why `vm.start` fails on this host now, if it does: a `fail-after-lock` fault, or the
+/// macOS guest limit (`TART_SIM_MACOS_LIMIT`, two on a real Mac).
+fn start_failure(plan: &Plan, home: &Home, ctx: &Ctx) -> Option<Failure> {
+    if let Some((code, message)) = crate::faults::after_lock("run", &plan.args) {
+        return Some(Failure::Runtime { message, code });
+    }
+    if plan.config.os != "darwin" {
+        return None;
+    }
+    let others: Vec<(String, bool)> = home
+        .local_vms()
+        .into_iter()
+        .filter(|(other, dir)| *other != plan.name && dir.running_pid().is_some())
+        .map(|(other, dir)| {
+            let darwin = VmConfig::load(&dir.config_path()).is_ok_and(|c| c.os == "darwin");
+            (other, darwin)
+        })
+        .collect();
+    if others.iter().filter(|(_, darwin)| *darwin).count() < ctx.knobs.macos_limit {
+        return None;
+    }
+    let names: Vec<&str> = others.iter().map(|(n, _)| n.as_str()).collect();
+    Some(Failure::runtime(format!(
+        "The number of VMs exceeds the system limit (other running VMs: {})",
+        names.join(", ")
+    )))
+}
+
+/// Starts Virtualization.framework's VNC server: a real listener on an ephemeral loopback
+/// port (so the port is genuinely taken while the VM runs) and a four-word password.
+fn start_vnc_server(plan: &Plan, ctx: &Ctx) -> Result<TcpListener, Failure> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| Failure::io("starting VNC server", e))?;
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let password: Vec<&str> = (0..4)
+        .map(|_| PASSWORD_WORDS[(ids::random_u64() % PASSWORD_WORDS.len() as u64) as usize])
+        .collect();
+    announce_vnc(
+        plan,
+        ctx,
+        &format!("vnc://:{}@127.0.0.1:{port}", password.join("-")),
+    );
+    Ok(listener)
+}
+
 /// The "VM is running" loop; returns when the VM stops.
 fn vm_loop(plan: &Plan, home: &Home, ctx: &Ctx) -> Result<(), Failure> {
-    let started = Instant::now();
+    let began = Instant::now();
+    let no_ip = ctx.knobs.no_ip_for(&plan.config.os);
+    let mut started = false;
     let mut leased = false;
+    let mut next_dhcp = began + ctx.knobs.start + ctx.knobs.boot;
     let mut vnc_pending = plan.vnc;
     let mut guest_stops_at: Option<Instant> = None;
-
-    // Virtualization.framework's VNC server listens on an ephemeral loopback port; hold a
-    // real listener so the port is genuinely taken while the VM runs.
-    let _vnc_listener = if plan.vnc_experimental {
-        let listener =
-            TcpListener::bind("127.0.0.1:0").map_err(|e| Failure::io("starting VNC server", e))?;
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-        let password: Vec<&str> = (0..4)
-            .map(|_| PASSWORD_WORDS[(ids::random_u64() % PASSWORD_WORDS.len() as u64) as usize])
-            .collect();
-        announce_vnc(
-            plan,
-            ctx,
-            &format!("vnc://:{}@127.0.0.1:{port}", password.join("-")),
-        );
-        Some(listener)
-    } else {
-        None
-    };
+    let mut _vnc_listener = None;
 
     loop {
+        let now = Instant::now();
+        if !started && now >= began + ctx.knobs.start {
+            if let Some(failure) = start_failure(plan, home, ctx) {
+                return Err(failure);
+            }
+            started = true;
+            if plan.vnc_experimental {
+                _vnc_listener = Some(start_vnc_server(plan, ctx)?);
+            }
+        }
         if signals::take_interrupt() {
+            if vnc_pending && started {
+                // tart cancels the run task while `--vnc` sleeps between IP lookups.
+                return Err(Failure::runtime("CancellationError()"));
+            }
             output::out_line("Stopping VM...");
             return Ok(());
+        }
+        if !started {
+            std::thread::sleep(TICK);
+            continue;
         }
         if signals::take(libc::SIGUSR1) {
             return suspend(plan);
         }
         if signals::take(libc::SIGUSR2) && guest_stops_at.is_none() {
             output::out_line("Requesting guest OS to stop...");
-            guest_stops_at = Some(Instant::now() + GUEST_SHUTDOWN);
+            guest_stops_at = Some(now + GUEST_SHUTDOWN);
         }
-        if guest_stops_at.is_some_and(|at| Instant::now() >= at) {
+        if guest_stops_at.is_some_and(|at| now >= at) {
             output::out_line("guest has stopped the virtual machine");
             return Ok(());
         }
-        let elapsed = started.elapsed();
-        if !leased && !ctx.knobs.no_ip && elapsed >= ctx.knobs.boot {
-            leased = true;
-            if let Err(error) = lease::record(home, &plan.config.mac_address) {
-                output::err_line(&format!("tart-sim: could not record DHCP lease: {error}"));
+        if !leased && !no_ip && now >= next_dhcp {
+            next_dhcp = now + DHCP_RETRY;
+            match lease::record(home, &plan.config.mac_address, ctx.knobs) {
+                Ok(Some(_)) => leased = true,
+                Ok(None) => {}
+                Err(error) => {
+                    leased = true;
+                    output::err_line(&format!("tart-sim: could not record DHCP lease: {error}"));
+                }
             }
         }
         if vnc_pending {
-            let ip = if ctx.knobs.no_ip {
+            let ip = if no_ip {
                 None
             } else {
                 lease::lookup(home, &plan.config.mac_address)
@@ -361,7 +423,7 @@ fn vm_loop(plan: &Plan, home: &Home, ctx: &Ctx) -> Result<(), Failure> {
             if let Some(ip) = ip {
                 announce_vnc(plan, ctx, &format!("vnc://{ip}"));
                 vnc_pending = false;
-            } else if elapsed >= ctx.knobs.vnc_timeout {
+            } else if now >= began + ctx.knobs.start + ctx.knobs.vnc_timeout {
                 return Err(Failure::runtime("IPNotFound()"));
             }
         }

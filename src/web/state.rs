@@ -1,0 +1,37 @@
+//! `Web`: what the HTTP and WebSocket threads share — the core, and what only the web
+//! side knows (the bound port and address, the token, the page with the token in it,
+//! the count of open WebSockets).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+
+use crate::core::Core;
+
+/// Shared web state. Lives in an `Arc` for as long as any request thread uses it.
+pub struct Web {
+    pub core: Arc<Core>,
+    /// The address bound (loopback unless the config allowed another).
+    pub host: IpAddr,
+    /// The port actually bound (differs from the configured one when that was 0).
+    pub port: u16,
+    pub token: String,
+    /// Open WebSocket connections.
+    pub ws_clients: AtomicUsize,
+    /// The UI page with the token in it.
+    pub index_html: Arc<[u8]>,
+}
+
+impl Web {
+    pub fn new(core: Arc<Core>, host: IpAddr, port: u16, token: String) -> Web {
+        let index_html = super::assets::index_with_token(&token).into();
+        Web {
+            core,
+            host,
+            port,
+            token,
+            ws_clients: AtomicUsize::new(0),
+            index_html,
+        }
+    }
+}
