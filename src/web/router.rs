@@ -44,7 +44,7 @@ pub fn route(
         #[cfg(debug_assertions)]
         (Area::Api, ["api", "_debug", "panic"]) if post => h::debug_panic(app),
         (Area::Ui, []) if get => h::index(app),
-        (Area::Ui, [name]) if get => assets::asset(name).ok_or_else(Error::route_not_found)?,
+        (Area::Ui, parts) if get => assets::asset(parts).ok_or_else(Error::route_not_found)?,
         (_, parts) if is_known(parts) => return Err(Error::MethodNotAllowed),
         _ => return Err(Error::route_not_found()),
     };
@@ -64,5 +64,5 @@ fn is_known(parts: &[&str]) -> bool {
             | ["api", "tasks", _]
             | ["ws", "tasks", _]
             | []
-    ) || matches!(parts, [name] if assets::asset(name).is_some())
+    ) || assets::asset(parts).is_some()
 }

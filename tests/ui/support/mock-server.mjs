@@ -146,9 +146,11 @@ const server = http.createServer((req, res) => {
     });
     return;
   }
-  const file = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
-  if (!['index.html', 'app.js', 'style.css', 'favicon.svg'].includes(file)) return send(res, 404, { detail: 'Not Found' });
-  let content = fs.readFileSync(path.join(www, file));
+  // Any file under www/, like the real server's generated table (never outside it).
+  const file = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname.slice(1));
+  const full = path.resolve(www, file);
+  if (!full.startsWith(www + path.sep) || !fs.existsSync(full) || !fs.statSync(full).isFile()) return send(res, 404, { detail: 'Not Found' });
+  let content = fs.readFileSync(full);
   const types = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', svg: 'image/svg+xml' };
   if (file === 'index.html') content = Buffer.from(content.toString().replace('{{TOKEN}}', TOKEN));
   res.writeHead(200, { 'Content-Type': types[file.split('.').pop()], 'Content-Security-Policy': CSP, 'Cache-Control': 'no-store' });
