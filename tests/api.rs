@@ -680,10 +680,62 @@ fn ui_is_served_with_the_token_and_strict_headers() {
     );
     assert_eq!(page.header("X-Content-Type-Options"), Some("nosniff"));
     assert_eq!(page.header("Referrer-Policy"), Some("no-referrer"));
-    for asset in ["/app.js", "/style.css", "/favicon.svg"] {
+    for asset in ["/js/main.js", "/style.css", "/favicon.svg"] {
         let r = server.client().request("GET", asset, &[], None);
         assert_eq!(r.status, 200, "{asset}");
         assert!(!r.text().contains(&server.token));
+    }
+}
+
+/// Every file under `www/` (the generated asset table) is served at its path, byte
+/// for byte, with a content type by its extension; module scripts in folders too.
+#[test]
+fn every_file_of_www_is_served_with_its_content_type() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www");
+    let mut files = Vec::new();
+    walk(&www, &mut files);
+    assert!(files.len() > 10, "the UI is split into modules");
+    let server = TestServer::start();
+    let mut served = 0;
+    for file in files {
+        let rel = file
+            .strip_prefix(&www)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        if rel == "index.html" || rel.rsplit('/').next().unwrap().starts_with('.') {
+            continue;
+        }
+        let r = server
+            .client()
+            .request("GET", &format!("/{rel}"), &[], None);
+        assert_eq!(r.status, 200, "{rel}");
+        assert_eq!(r.body, std::fs::read(&file).unwrap(), "{rel}");
+        let expected = match rel.rsplit_once('.').unwrap().1 {
+            "js" => "text/javascript; charset=utf-8",
+            "css" => "text/css; charset=utf-8",
+            "svg" => "image/svg+xml",
+            other => panic!("{rel}: add the expected type of .{other} here"),
+        };
+        assert_eq!(r.header("Content-Type"), Some(expected), "{rel}");
+        served += 1;
+    }
+    assert!(served > 10);
+    // A path the table does not know, and one that tries to climb out of www/.
+    for missing in ["/js/nope.js", "/js/../Cargo.toml", "/js%2Fmain.js/x"] {
+        let r = server.client().request("GET", missing, &[], None);
+        assert_eq!(r.status, 404, "{missing}");
     }
 }
 

@@ -87,7 +87,7 @@ fn foreign_missing_duplicate_and_malformed_hosts_are_refused_on_every_route() {
     ];
     let routes: Vec<(&str, String, Headers)> = vec![
         ("GET", "/".into(), vec![]),
-        ("GET", "/app.js".into(), vec![]),
+        ("GET", "/js/main.js".into(), vec![]),
         ("GET", "/api/vms".into(), vec![("X-Local-Token", &token)]),
         (
             "POST",
@@ -522,7 +522,7 @@ fn security_headers_on_the_ui_the_api_and_errors() {
         None,
     );
     let error = raw(server.addr, "GET", "/api/health", &[("Host", &host)], None);
-    let asset = raw(server.addr, "GET", "/app.js", &[("Host", &host)], None);
+    let asset = raw(server.addr, "GET", "/js/main.js", &[("Host", &host)], None);
     for (what, resp) in [
         ("page", &page),
         ("api", &api),

@@ -1,0 +1,27 @@
+// The delete confirmation (#delete-dialog in index.html).
+import { $ } from '../dom.js';
+import { runAction } from '../tasks.js';
+import { closeOnBackdrop } from './common.js';
+
+let deleteName = null;
+
+/** Asks before deleting VM or image `name`. */
+export function confirmDelete(name) {
+  deleteName = name;
+  $('delete-name').textContent = '\u201c' + name + '\u201d';
+  $('delete-name-2').textContent = '\u201c' + name + '\u201d';
+  const dlg = $('delete-dialog');
+  dlg.returnValue = '';
+  dlg.showModal();
+  $('delete-cancel').focus();
+}
+
+export function initDeleteDialog() {
+  const dlg = $('delete-dialog');
+  dlg.addEventListener('close', () => {
+    const name = deleteName;
+    deleteName = null;
+    if (dlg.returnValue === 'delete' && name !== null) runAction('delete_vm', name);
+  });
+  closeOnBackdrop(dlg);
+}

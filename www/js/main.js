@@ -1,0 +1,49 @@
+// taartenfabriek web UI: the entry point. It wires the modules together and starts.
+//
+// Plain JavaScript modules, no build step, no dependencies: the UI ships inside the
+// server binary and must work offline under a strict Content-Security-Policy (no
+// inline scripts or styles). Every value that came from tart or a user is rendered
+// with textContent, never as HTML. Where things go:
+//   api.js         the API client and token        store.js     state, render, events
+//   connection.js  heartbeat, banners, versions    inventory.js the VM and image lists
+//   tasks.js       submit/follow/restore tasks     task-view.js one task's element
+//   actions.js     operation registry (labels)     dialogs/     one file per dialog
+//   format.js vms.js   pure helpers (unit-tested)  toolbar.js   filter, sort, view
+import { TOKEN } from './api.js';
+import { heartbeat, loadVersions, scheduleHeartbeat, showAuthFailed, updateConn } from './connection.js';
+import { $ } from './dom.js';
+import { initDeleteDialog } from './dialogs/delete.js';
+import { initDetailsDialog } from './dialogs/details.js';
+import { initPullDialog } from './dialogs/pull.js';
+import { initInventory, refreshInventory } from './inventory.js';
+import { state, on, renderNow } from './store.js';
+import { initTasks, restoreTasks } from './tasks.js';
+import { initToolbar } from './toolbar.js';
+
+function init() {
+  initInventory();
+  initDetailsDialog();
+  initDeleteDialog();
+  initPullDialog();
+  initTasks();
+  initToolbar();
+  $('reconnect-btn').addEventListener('click', heartbeat);
+
+  // The inventory changed after a task ends (a completed start also knows the IP now),
+  // and may have changed while the server was unreachable.
+  on('task-finished', () => refreshInventory({ quiet: true }));
+  on('online', () => refreshInventory({ quiet: true }));
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && state.online) refreshInventory({ quiet: true });
+  });
+
+  if (!TOKEN || TOKEN === '{{TOKEN}}') showAuthFailed();
+  updateConn();
+  renderNow();
+  loadVersions();
+  refreshInventory({ quiet: true });
+  restoreTasks();
+  scheduleHeartbeat();
+}
+
+init();
