@@ -393,6 +393,51 @@ fn every_bad_token_gets_the_same_401_and_runs_nothing() {
     assert_eq!(resp.status, 200);
 }
 
+/// Regression (review M5): the guard classified a request by its raw path while the
+/// router matched decoded segments, so `/%61pi/health` without a token reached the
+/// router (a 405) instead of the 401. Both now use the decoded path.
+#[test]
+fn percent_encoded_api_and_websocket_paths_need_the_token() {
+    let server = TestServer::start();
+    server.create_vm("vm1");
+    let host = host(&server);
+    let baseline = quiet(&server);
+    for (method, path) in [
+        ("GET", "/%61pi/health"),
+        ("GET", "/%61pi/vms"),
+        ("GET", "/api/%76ms"),
+        ("GET", "/%41PI/health"),
+        ("POST", "/%61pi/vms/vm1/start"),
+        ("POST", "/%61%70%69/vms/pull"),
+        ("GET", "/%77s/tasks/some-id"),
+    ] {
+        let h = [
+            ("Host", host.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        let body = (method == "POST").then_some(&br#"{"oci_url":"ghcr.io/a/b:1"}"#[..]);
+        let resp = raw(server.addr, method, path, &h, body);
+        let expected = if path.contains("%41PI") { 404 } else { 401 };
+        let detail = if expected == 401 {
+            UNAUTHORIZED
+        } else {
+            "Not Found"
+        };
+        assert_error(&resp, expected, detail, &format!("{method} {path}"));
+    }
+    assert_nothing_ran(&server, baseline);
+    // With the token, the decoded path is routed like the plain one.
+    let resp = raw(
+        server.addr,
+        "GET",
+        "/%61pi/health",
+        &[("Host", &host), ("X-Local-Token", &server.token)],
+        None,
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["status"], "ok");
+}
+
 #[test]
 fn websocket_token_is_checked_and_only_taken_from_the_query() {
     let server = TestServer::start();

@@ -13,30 +13,11 @@ use std::net::IpAddr;
 
 use super::error::Error;
 use super::request::Head;
+use super::routes::Area;
 use crate::util::token::constant_time_eq;
 
 /// Host names the server answers to, besides a non-loopback address it was bound to.
 const LOOPBACK_NAMES: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];
-
-/// What a request may reach after the guard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Area {
-    Api,
-    WebSocket,
-    Ui,
-}
-
-impl Area {
-    pub fn of(path: &str) -> Area {
-        if path == "/api" || path.starts_with("/api/") {
-            Area::Api
-        } else if path == "/ws" || path.starts_with("/ws/") {
-            Area::WebSocket
-        } else {
-            Area::Ui
-        }
-    }
-}
 
 /// Checks Host, Origin and token for a request to `area`.
 pub fn check(head: &Head, area: Area, port: u16, bound: IpAddr, token: &str) -> Result<(), Error> {

@@ -13,7 +13,7 @@ pub mod nudge;
 pub mod query;
 pub mod reply;
 pub mod request;
-pub mod router;
+pub mod routes;
 pub mod state;
 pub mod ws;
 
@@ -27,7 +27,6 @@ use serde_json::Value;
 
 use crate::limits::{HTTP_WORKERS, MAX_BODY_BYTES, MAX_DRAINABLE_BODY_BYTES};
 use crate::web::error::Error;
-use guard::Area;
 use query::Target;
 use reply::{Reply, Routed};
 use request::Head;
@@ -132,14 +131,16 @@ fn answer(app: &Arc<Web>, head: &Head, rq: &mut tiny_http::Request) -> Result<Ro
     if Target::parse(rq.url()).is_none() {
         return Err(Error::BadRequest("malformed request path".into()));
     }
-    let area = Area::of(&head.target.path);
+    // The area comes from the decoded segments, as routing does: `/%61pi/health` is the
+    // API and needs the token.
+    let area = routes::area_of(&head.target.parts());
     guard::check(head, area, app.port, app.host, &app.token)?;
     let body = if head.method == tiny_http::Method::Post {
         read_json_body(head, rq)?
     } else {
         None
     };
-    router::route(app, head, area, body)
+    routes::dispatch(app, head, body)
 }
 
 /// Reads a mutating request's body: at most [`MAX_BODY_BYTES`] (413), JSON content type

@@ -35,6 +35,12 @@ pub enum Routed {
     WebSocket(String),
 }
 
+impl From<Reply> for Routed {
+    fn from(reply: Reply) -> Routed {
+        Routed::Reply(reply)
+    }
+}
+
 /// What a handler answers.
 #[derive(Debug, Clone)]
 pub struct Reply {
