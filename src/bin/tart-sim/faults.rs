@@ -5,8 +5,8 @@
 //! `fail <cmd>[:<name>] <exit> <message…>`, `hang <cmd>[:<name>]`,
 //! `flood <cmd>[:<name>] <lines>`, `grandchild <cmd>[:<name>] [<seconds>]`,
 //! `slow <cmd>[:<name>] <ms>`, `fail-after-lock run[:<name>] <exit> <message…>`. `<cmd>` is
-//! a subcommand, `version` or `*`; `:<name>` restricts the rule to invocations with that VM
-//! name / reference among their arguments. Matching rules run in order (file first, then
+//! a subcommand, `version` or `*`; `:<name>` (or `:"<name>"` for names with spaces)
+//! restricts the rule to invocations with that VM name / reference among their arguments. Matching rules run in order (file first, then
 //! env) before the command does anything, except `fail-after-lock`, which `run` asks for
 //! once it holds the VM's lock (a start that fails after taking the lock, as
 //! Virtualization.framework errors do).
@@ -47,13 +47,19 @@ fn parse_rule(line: &str) -> Option<Rule> {
         .split_once('#')
         .map_or(line, |(before, _)| before)
         .trim();
-    let mut words = line.splitn(3, char::is_whitespace);
-    let verb = words.next()?;
-    let target = words.next()?;
-    let rest = words.next().unwrap_or("").trim();
-    let (command, name) = match target.split_once(':') {
-        Some((c, n)) => (c.to_string(), Some(n.to_string())),
-        None => (target.to_string(), None),
+    let (verb, after_verb) = line.split_once(char::is_whitespace)?;
+    let after_verb = after_verb.trim_start();
+    let (command, name, rest) = match quoted_target(after_verb) {
+        Some(found) => found,
+        None => {
+            let mut words = after_verb.splitn(2, char::is_whitespace);
+            let target = words.next()?;
+            let rest = words.next().unwrap_or("").trim();
+            match target.split_once(':') {
+                Some((c, n)) => (c.to_string(), Some(n.to_string()), rest),
+                None => (target.to_string(), None, rest),
+            }
+        }
     };
     let action = match verb {
         "fail" => {
@@ -81,6 +87,17 @@ fn parse_rule(line: &str) -> Option<Rule> {
         name,
         action,
     })
+}
+
+/// `<cmd>:"<name with spaces>" rest…`: a quoted name (no `"` inside), for the names tart
+/// accepts that a whitespace split cannot carry.
+fn quoted_target(text: &str) -> Option<(String, Option<String>, &str)> {
+    let (command, after) = text.split_once(":\"")?;
+    if command.contains(char::is_whitespace) {
+        return None;
+    }
+    let (name, rest) = after.split_once('"')?;
+    Some((command.to_string(), Some(name.to_string()), rest.trim()))
 }
 
 fn load() -> Vec<Rule> {

@@ -22,6 +22,9 @@ pub const DEFAULT_START_MS: u64 = 300;
 pub const DEFAULT_MACOS_LIMIT: usize = 2;
 /// Default of `TART_SIM_PROGRESS_MS`: tart's `ProgressObserver` prints at most once a second.
 pub const DEFAULT_PROGRESS_MS: u64 = 1000;
+/// Default of `TART_SIM_SUSPEND_MS`: a real snapshot writes the guest's memory to disk, so
+/// the VM stays `running` for a while after `tart suspend` returned.
+pub const DEFAULT_SUSPEND_MS: u64 = 300;
 /// Default and maximum of `TART_SIM_LEASE_POOL`: vmnet hands out `.2` to `.253`.
 pub const DEFAULT_LEASE_POOL: u64 = 252;
 
@@ -48,6 +51,10 @@ pub struct Knobs {
     pub progress_interval: Duration,
     /// `TART_SIM_PULL_RETRIES`: how many disk downloads fail half-way and are retried.
     pub pull_retries: u64,
+    /// `TART_SIM_SUSPEND_MS`: how long writing the snapshot takes.
+    pub suspend: Duration,
+    /// `TART_SIM_ASIF` (non-empty): the host is macOS 26, so `--disk-format asif` works.
+    pub asif: bool,
     /// `TART_SIM_LEASE_POOL`: how many addresses the simulated DHCP server has.
     pub lease_pool: u64,
     /// `TART_SIM_LEASE_RENUMBER` (non-empty): every run gets a different address.
@@ -76,6 +83,8 @@ impl Knobs {
             pull_retries: number("TART_SIM_PULL_RETRIES", 0),
             lease_pool: number("TART_SIM_LEASE_POOL", DEFAULT_LEASE_POOL)
                 .clamp(1, DEFAULT_LEASE_POOL),
+            suspend: millis("TART_SIM_SUSPEND_MS", DEFAULT_SUSPEND_MS),
+            asif: flag("TART_SIM_ASIF"),
             lease_renumber: flag("TART_SIM_LEASE_RENUMBER"),
             lease_duplicate: flag("TART_SIM_LEASE_DUPLICATE"),
             version: std::env::var("TART_SIM_VERSION")
@@ -117,6 +126,12 @@ impl Knobs {
             NoIp::All => true,
         }
     }
+}
+
+/// `TART_SIM_CONFIG_WRITE_MS`: how long an in-place rewrite of config.json leaves the file
+/// empty (tart truncates, then writes, without `.atomic`). Read where the write happens.
+pub fn config_write_delay() -> Duration {
+    millis("TART_SIM_CONFIG_WRITE_MS", 0)
 }
 
 /// A millisecond knob; unparseable values fall back to the default rather than failing,

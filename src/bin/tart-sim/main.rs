@@ -9,6 +9,7 @@
 //! `main` only sequences the invocation: log start, latency, faults, the command, log exit.
 
 mod args;
+mod asif;
 mod commands;
 mod failure;
 mod faults;

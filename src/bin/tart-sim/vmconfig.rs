@@ -168,7 +168,8 @@ impl VmConfig {
         Json::obj(members).pretty()
     }
 
-    /// Writes the config to `path` in place (same inode if it exists).
+    /// Writes the config to `path` in place (same inode if it exists). Between truncating
+    /// and writing, a reader sees an empty file for `TART_SIM_CONFIG_WRITE_MS`.
     pub fn save(&self, path: &Path) -> Result<(), Failure> {
         let mut file = OpenOptions::new()
             .write(true)
@@ -176,6 +177,7 @@ impl VmConfig {
             .truncate(true)
             .open(path)
             .map_err(|e| Failure::io("writing config.json", e))?;
+        std::thread::sleep(crate::knobs::config_write_delay());
         file.write_all(self.to_json_text().as_bytes())
             .map_err(|e| Failure::io("writing config.json", e))
     }

@@ -73,7 +73,7 @@ pub fn run(args: &[String], ctx: &Ctx) -> Result<(), Failure> {
     if ipsw.is_none() && !parsed.flag("linux") {
         return Err(SPEC.error("Please specify either a --from-ipsw or --linux option!"));
     }
-    if disk_format == "asif" {
+    if disk_format == "asif" && !ctx.knobs.asif {
         return Err(SPEC.error("Disk format 'asif' is not supported on this system."));
     }
     let home = ctx.home(true)?;
@@ -81,12 +81,16 @@ pub fn run(args: &[String], ctx: &Ctx) -> Result<(), Failure> {
     signals::install();
     let mut tmp = home.new_tmp_dir()?;
     let config = match ipsw {
-        Some(source) => install_macos(&home, ctx, source)?,
+        Some(source) => install_macos(&home, ctx, source, &disk_format)?,
         None => VmConfig::new_linux(&disk_format),
     };
     let io = |e: std::io::Error| Failure::io("creating VM", e);
     config.save(&tmp.path.join("config.json"))?;
-    home::create_sparse(&tmp.path.join("disk.img"), disk_gb * GB).map_err(io)?;
+    if disk_format == "asif" {
+        crate::asif::write(&tmp.path.join("disk.img"), disk_gb * GB).map_err(io)?;
+    } else {
+        home::create_sparse(&tmp.path.join("disk.img"), disk_gb * GB).map_err(io)?;
+    }
     fs::write(tmp.path.join("nvram.bin"), vec![0u8; NVRAM_BYTES]).map_err(io)?;
     fs::create_dir_all(home.vms_dir()).map_err(io)?;
     let target = home.vm(name);
@@ -102,7 +106,12 @@ pub fn run(args: &[String], ctx: &Ctx) -> Result<(), Failure> {
 }
 
 /// The `--from-ipsw` path: find or "fetch" the restore image, then "install".
-fn install_macos(home: &Home, ctx: &Ctx, source: &str) -> Result<VmConfig, Failure> {
+fn install_macos(
+    home: &Home,
+    ctx: &Ctx,
+    source: &str,
+    disk_format: &str,
+) -> Result<VmConfig, Failure> {
     let half = ctx.knobs.pull / 2;
     let remote_file = if source == "latest" {
         output::out_line("Looking up the latest supported IPSW...");
@@ -139,5 +148,5 @@ fn install_macos(home: &Home, ctx: &Ctx, source: &str) -> Result<VmConfig, Failu
     if !progress::show(half, ctx.knobs) {
         return Err(Failure::Exit(INTERRUPTED_EXIT));
     }
-    Ok(VmConfig::new_darwin("raw"))
+    Ok(VmConfig::new_darwin(disk_format))
 }

@@ -30,7 +30,7 @@ pub fn run(args: &[String], ctx: &Ctx) -> Result<(), Failure> {
     vm.bump_access();
     let config = VmConfig::load(&vm.config_path())?;
     let state = vm.state();
-    let disk = (vm.apparent_bytes() / GB) as i64;
+    let disk = (crate::asif::reported_disk_bytes(&vm, ctx.knobs) / GB) as i64;
     // tart computes Size in a 32-bit float, hence the f32.
     let size = format!("{:.3}", vm.allocated_bytes() as f32 / GB as f32);
     let memory = (config.memory_size / MIB) as i64;

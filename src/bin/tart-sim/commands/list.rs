@@ -90,7 +90,7 @@ pub fn run(args: &[String], ctx: &Ctx) -> Result<(), Failure> {
         return Ok(());
     }
     if format == "json" {
-        let items = rows.iter().map(json_row).collect();
+        let items = rows.iter().map(|row| json_row(row, ctx)).collect();
         output::out_line(&Json::Arr(items).shuffled().pretty());
         return Ok(());
     }
@@ -101,7 +101,7 @@ pub fn run(args: &[String], ctx: &Ctx) -> Result<(), Failure> {
             vec![
                 row.source.to_string(),
                 row.name.clone(),
-                (row.dir.apparent_bytes() / GB).to_string(),
+                (crate::asif::reported_disk_bytes(&row.dir, ctx.knobs) / GB).to_string(),
                 (row.dir.allocated_bytes() / GB).to_string(),
                 timefmt::relative_phrase(row.dir.accessed()),
                 state.to_string(),
@@ -121,12 +121,15 @@ fn state_of(row: &Row) -> &'static str {
     }
 }
 
-fn json_row(row: &Row) -> Json {
+fn json_row(row: &Row, ctx: &Ctx) -> Json {
     let state = state_of(row);
     Json::obj(vec![
         ("Source", Json::str(row.source)),
         ("Name", Json::str(&row.name)),
-        ("Disk", Json::Int((row.dir.apparent_bytes() / GB) as i64)),
+        (
+            "Disk",
+            Json::Int((crate::asif::reported_disk_bytes(&row.dir, ctx.knobs) / GB) as i64),
+        ),
         ("Size", Json::Int((row.dir.allocated_bytes() / GB) as i64)),
         ("Accessed", Json::str(timefmt::iso8601(row.dir.accessed()))),
         ("Running", Json::Bool(state == "running")),

@@ -1,5 +1,5 @@
-//! The rarely used commands, kept brief (contract 2.13, 2.15–2.17): `login`, `logout`,
-//! `push`, `exec`, `import`, `export` and the hidden `fqn`. They accept tart's arguments
+//! The rarely used commands, kept brief (contract 2.13, 2.15, 2.17): `push`, `exec`,
+//! `import`, `export` and the hidden `fqn`. They accept tart's arguments
 //! and give tart's documented errors; where real tart talks to a registry, the Keychain
 //! or a guest agent, the simulator gives a plausible stand-in.
 
@@ -17,37 +17,6 @@ use crate::output;
 use crate::progress;
 use crate::signals;
 use crate::vmconfig::VmConfig;
-
-static LOGIN: Spec = Spec {
-    command: "login",
-    abstract_: "Login to a registry",
-    synopsis: "<host> [--username <username>] [--password-stdin] [--insecure] [--no-validate]",
-    options: &[
-        opt("username", Some("<username>"), "username"),
-        opt("password-stdin", None, "password-stdin"),
-        opt(
-            "insecure",
-            None,
-            "connect to the OCI registry via insecure HTTP protocol",
-        ),
-        opt(
-            "no-validate",
-            None,
-            "skip validation of the registry's credentials before logging-in",
-        ),
-    ],
-    positionals: &[pos("host")],
-    passthrough: false,
-};
-
-static LOGOUT: Spec = Spec {
-    command: "logout",
-    abstract_: "Logout from a registry",
-    synopsis: "<host>",
-    options: &[],
-    positionals: &[pos("host")],
-    passthrough: false,
-};
 
 static PUSH: Spec = Spec {
     command: "push",
@@ -119,35 +88,6 @@ static IMPORT: Spec = Spec {
     positionals: &[pos("path"), pos("name")],
     passthrough: false,
 };
-
-/// `tart login`: validates the flag combination, reads the password, stores nothing
-/// (there is no Keychain here). No output on success.
-pub fn login(args: &[String], ctx: &Ctx) -> Result<(), Failure> {
-    let parsed = LOGIN.parse(args)?;
-    if parsed.value("username").is_some() != parsed.flag("password-stdin") {
-        return Err(LOGIN.error("both --username and --password-stdin are required"));
-    }
-    ctx.home(true)?;
-    let stdin = std::io::stdin();
-    if parsed.flag("password-stdin") {
-        let mut password = String::new();
-        let _ = stdin.lock().read_line(&mut password);
-    } else {
-        for prompt in ["User: ", "Password: "] {
-            output::out_bytes(prompt.as_bytes());
-            let mut line = String::new();
-            let _ = stdin.lock().read_line(&mut line);
-        }
-    }
-    Ok(())
-}
-
-/// `tart logout`: always succeeds silently.
-pub fn logout(args: &[String], ctx: &Ctx) -> Result<(), Failure> {
-    LOGOUT.parse(args)?;
-    ctx.home(true)?;
-    Ok(())
-}
 
 /// Resolves a source like `delete`/`push`: OCI reference → cache entry, else local VM.
 fn resolve_source(home: &Home, name: &str) -> Result<(VmDir, bool), Failure> {

@@ -9,6 +9,7 @@ mod delete;
 mod get;
 mod ip;
 mod list;
+mod login;
 mod misc;
 mod prune;
 mod pull;
@@ -122,8 +123,8 @@ fn run_sub(sub: &str, args: &[String], ctx: &Ctx) -> Result<(), Failure> {
         "rename" => rename::run(args, ctx),
         "suspend" => suspend::run(args, ctx),
         "prune" => prune::run(args, ctx),
-        "login" => misc::login(args, ctx),
-        "logout" => misc::logout(args, ctx),
+        "login" => login::login(args, ctx),
+        "logout" => login::logout(args, ctx),
         "push" => misc::push(args, ctx),
         "exec" => misc::exec(args, ctx),
         "import" => misc::import(args, ctx),

@@ -88,41 +88,46 @@ pub fn run(args: &[String], ctx: &Ctx) -> Result<(), Failure> {
         ));
     }
     let home = ctx.home(true)?;
-    let mut candidates = if entries == "caches" {
-        cache_candidates(&home)
-    } else {
-        vm_candidates(&home)
+    let candidates = |home: &Home| {
+        if entries == "caches" {
+            cache_candidates(home)
+        } else {
+            vm_candidates(home)
+        }
     };
-    let mut doomed = Vec::new();
+    // Two passes, as tart's Prune.run: the budget pass lists again after the age pass.
     if let Some(days) = older_than {
         let limit = SystemTime::now() - Duration::from_secs(days * DAY);
-        candidates.retain(|c| {
-            let old = c.accessed <= limit;
-            if old {
-                doomed.push(c.path.clone());
-            }
-            !old
-        });
-    }
-    if let Some(gb) = budget {
-        candidates.sort_by_key(|c| std::cmp::Reverse(c.accessed));
-        let mut used = 0u64;
-        for c in candidates {
-            used += c.bytes;
-            if used > gb * GIB {
-                doomed.push(c.path);
+        for candidate in candidates(&home) {
+            if candidate.accessed <= limit {
+                remove(&candidate.path);
             }
         }
     }
-    for path in doomed {
-        let _ = if path.is_dir() {
-            fs::remove_dir_all(&path)
-        } else {
-            fs::remove_file(&path)
-        };
+    if let Some(gb) = budget {
+        let mut listed = candidates(&home);
+        // Newest first; an entry is kept while it fits in what is left of the budget, so
+        // a large recent entry can go while a smaller, older one stays (tart's rule).
+        listed.sort_by_key(|c| std::cmp::Reverse(c.accessed));
+        let mut left = gb.saturating_mul(GIB);
+        for candidate in listed {
+            if candidate.bytes <= left {
+                left -= candidate.bytes;
+            } else {
+                remove(&candidate.path);
+            }
+        }
     }
     remove_dangling_tags(&home);
     Ok(())
+}
+
+fn remove(path: &std::path::Path) {
+    let _ = if path.is_dir() {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    };
 }
 
 fn cache_candidates(home: &Home) -> Vec<Candidate> {

@@ -1,8 +1,10 @@
-//! `tart rename <name> <new-name>` (contract 2.11). No running check, like tart.
+//! `tart rename <name> <new-name>` (contract 2.11). No running check, like tart; every
+//! error is exit 64, and a partially populated directory at the target is replaced.
 
 use crate::args::{Spec, pos};
 use crate::commands::Ctx;
 use crate::failure::Failure;
+use crate::home;
 
 static SPEC: Spec = Spec {
     command: "rename",
@@ -27,10 +29,11 @@ pub fn run(args: &[String], ctx: &Ctx) -> Result<(), Failure> {
         )));
     }
     let to = home.vm(new_name);
-    if to.path.exists() {
+    // Only an initialised VM counts as existing; a partial directory is replaced.
+    if to.initialized() {
         return Err(Failure::root_usage(format!(
             "failed to rename VM {name}, target VM {new_name} already exists, delete it first!"
         )));
     }
-    std::fs::rename(&from.path, &to.path).map_err(|e| Failure::io("renaming VM", e))
+    home::replace_dir(&home, &from.path, &to.path).map_err(|e| Failure::io("renaming VM", e))
 }

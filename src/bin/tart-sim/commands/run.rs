@@ -393,7 +393,7 @@ fn vm_loop(plan: &Plan, home: &Home, ctx: &Ctx) -> Result<(), Failure> {
             continue;
         }
         if signals::take(libc::SIGUSR1) {
-            return suspend(plan);
+            return suspend(plan, ctx);
         }
         if signals::take(libc::SIGUSR2) && guest_stops_at.is_none() {
             output::out_line("Requesting guest OS to stop...");
@@ -433,7 +433,7 @@ fn vm_loop(plan: &Plan, home: &Home, ctx: &Ctx) -> Result<(), Failure> {
 
 /// SIGUSR1: snapshot to `state.vzvmsave` and exit 0, or fail (exit 1) when the VM was not
 /// started suspendable.
-fn suspend(plan: &Plan) -> Result<(), Failure> {
+fn suspend(plan: &Plan, ctx: &Ctx) -> Result<(), Failure> {
     if !plan.suspendable {
         output::out_line(
             "Failed to suspend the VM: The virtual machine configuration does not support saving its state, run it with --suspendable",
@@ -442,8 +442,17 @@ fn suspend(plan: &Plan) -> Result<(), Failure> {
     }
     output::out_line("pausing VM to take a snapshot...");
     output::out_line("creating a snapshot...");
+    // The snapshot holds the guest's memory: as large as the VM's memory (sparse here),
+    // and it takes a while, during which the VM is still `running`.
+    std::thread::sleep(ctx.knobs.suspend);
     let snapshot = format!("tart-sim snapshot of {}\n", plan.name);
-    if let Err(error) = std::fs::write(plan.vm.state_path(), snapshot) {
+    let written = std::fs::write(plan.vm.state_path(), snapshot).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(plan.vm.state_path())?
+            .set_len(plan.config.memory_size)
+    });
+    if let Err(error) = written {
         output::out_line(&format!("Failed to suspend the VM: {error}"));
         return Err(Failure::Exit(1));
     }

@@ -142,6 +142,11 @@ pub fn run(args: &[String], ctx: &Ctx) -> Result<(), Failure> {
             .map_err(|e| Failure::io(&format!("copying {path}"), e))?;
         fs::rename(&staged, vm.disk_path()).map_err(|e| Failure::io("replacing disk", e))?;
     }
+    if let Some(gb) = disk_size
+        && config.disk_format == "asif"
+    {
+        return resize_asif(&vm.disk_path(), u64::from(gb) * GB);
+    }
     if let Some(gb) = disk_size {
         let current = fs::metadata(vm.disk_path()).map(|m| m.len()).unwrap_or(0);
         let wanted = u64::from(gb) * GB;
@@ -181,4 +186,21 @@ fn apply_display(config: &mut VmConfig, display: &str) {
         config.display_height = h;
     }
     config.display_unit = unit.map(str::to_string);
+}
+
+/// `diskutil image resize` of an ASIF disk: grow only; tart's message for a smaller size
+/// starts with a capital `New` here (the raw path's does not).
+fn resize_asif(path: &std::path::Path, wanted: u64) -> Result<(), Failure> {
+    let current = crate::asif::virtual_bytes(path).unwrap_or(0);
+    if wanted < current {
+        return Err(Failure::runtime(format!(
+            "New disk size of {} GB should be larger than the current disk size of {} GB",
+            wanted / GB,
+            current / GB
+        )));
+    }
+    if wanted > current {
+        crate::asif::write(path, wanted).map_err(|e| Failure::io("resizing disk", e))?;
+    }
+    Ok(())
 }
