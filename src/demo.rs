@@ -2,6 +2,10 @@
 //! with its own `TART_HOME` under the data folder, seeded on first use with a few VMs
 //! (macOS and Linux, one running) and a pulled image, so a newcomer on any OS sees a
 //! live system.
+//!
+//! The demo has a data folder of its own, `<data-dir>/demo`: its own token, task history
+//! and lock, so demo tasks never mix with real ones and a demo can run beside the real
+//! server.
 
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -14,10 +18,16 @@ use crate::config::Config;
 /// The simulator's name beside our executable.
 const SIMULATOR: &str = "tart-sim";
 
-/// Points `config` at the simulator and a demo home, seeding the home if it is new.
+/// The demo's data folder inside the data folder.
+pub const DEMO_FOLDER: &str = "demo";
+
+/// Points `config` at the simulator, the demo's own data folder and a demo home,
+/// seeding the home if it is new.
 pub fn prepare(config: &mut Config) -> io::Result<()> {
     let sim = simulator_path()?;
-    let home = config.data_dir.join("demo-tart-home");
+    config.data_dir = config.data_dir.join(DEMO_FOLDER);
+    crate::util::data_dir::create_private(&config.data_dir)?;
+    let home = config.data_dir.join("tart-home");
     if !home.join("vms").exists() {
         seed(&sim, &home)?;
     }

@@ -25,3 +25,4 @@ mod web;
 
 pub use config::{Config, Timeouts};
 pub use server::{Server, StartError};
+pub use util::data_dir::running_server_url;

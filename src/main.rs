@@ -1,6 +1,7 @@
 //! `taartenfabriek`: parses flags, starts the server, prints where it listens, and runs
 //! until interrupted or until the server can no longer serve.
 
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +15,8 @@ taartenfabriek — a local web app and API that manages Tart virtual machines
 
 USAGE:
     taartenfabriek [OPTIONS]
+    taartenfabriek url [--data-dir DIR] [--demo]
+                         print the running server's address with its token, to open in a browser
 
 OPTIONS:
     --host ADDR          address to listen on [env TARTVM_HOST, default 127.0.0.1]
@@ -34,9 +37,22 @@ OPTIONS:
 fn main() -> ExitCode {
     let mut config = Config::from_home_env();
     let mut demo_mode = false;
-    if let Err(e) = apply_env(&mut config).and_then(|()| apply_args(&mut config, &mut demo_mode)) {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let url_command = args.first().is_some_and(|a| a == "url");
+    if url_command {
+        args.remove(0);
+    }
+    if let Err(e) =
+        apply_env(&mut config).and_then(|()| apply_args(args, &mut config, &mut demo_mode))
+    {
         eprintln!("taartenfabriek: {e}\n\n{USAGE}");
         return ExitCode::from(2);
+    }
+    if url_command {
+        if demo_mode {
+            config.data_dir = config.data_dir.join(demo::DEMO_FOLDER);
+        }
+        return print_url(&config.data_dir);
     }
     if demo_mode && let Err(e) = demo::prepare(&mut config) {
         eprintln!("taartenfabriek: cannot prepare the demo: {e}");
@@ -56,7 +72,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("taartenfabriek listening on {}", server.url());
+    // Written, not `println!`ed: a reader that stops after the first line (a test, a
+    // script) closes the pipe, and the server must not die of the second.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "taartenfabriek listening on {}", server.url());
+    // The token travels in the fragment, which browsers never send: the page reads it,
+    // and the server never serves it (SECURITY.md promise 2).
+    let _ = writeln!(
+        out,
+        "open {}  (print it again with `taartenfabriek url`)",
+        server.url_with_token()
+    );
+    let _ = out.flush();
     let why = server.wait();
     eprintln!("taartenfabriek: fatal: {why}");
     ExitCode::FAILURE
@@ -82,8 +109,22 @@ fn apply_env(config: &mut Config) -> Result<(), String> {
     Ok(())
 }
 
-fn apply_args(config: &mut Config, demo_mode: &mut bool) -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
+/// `taartenfabriek url`: the running server's address with its token in the fragment.
+fn print_url(data_dir: &std::path::Path) -> ExitCode {
+    match taartenfabriek::running_server_url(data_dir) {
+        Ok(url) => {
+            println!("{url}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("taartenfabriek: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn apply_args(args: Vec<String>, config: &mut Config, demo_mode: &mut bool) -> Result<(), String> {
+    let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),

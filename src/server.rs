@@ -20,6 +20,7 @@ use crate::core::Core;
 use crate::core::refresher::spawn_refresher;
 use crate::core::tasks::scheduler::WorkerPool;
 use crate::core::tasks::{TaskStore, journal};
+use crate::util::data_dir::{self, DataDirLock, LockError, ServerInfo};
 use crate::web::state::Web;
 
 /// Why the server could not start.
@@ -29,6 +30,8 @@ pub enum StartError {
     Exposure(String),
     /// The data folder or token could not be set up.
     DataDir(io::Error),
+    /// Another server serves this data folder (it holds `<data-dir>/lock`).
+    InUse(PathBuf),
     /// The address could not be bound.
     Bind(io::Error),
 }
@@ -38,6 +41,13 @@ impl std::fmt::Display for StartError {
         match self {
             StartError::Exposure(m) => f.write_str(m),
             StartError::DataDir(e) => write!(f, "cannot set up the data folder: {e}"),
+            StartError::InUse(dir) => write!(
+                f,
+                "another taartenfabriek is already serving the data folder {} \
+                 (it holds {}); stop it, or pass another --data-dir",
+                dir.display(),
+                dir.join("lock").display()
+            ),
             StartError::Bind(e) => write!(f, "cannot listen: {e}"),
         }
     }
@@ -54,6 +64,8 @@ pub struct Server {
     journal: Option<journal::JournalWriter>,
     shutdown: Option<Sender<()>>,
     fatal: Receiver<String>,
+    /// Held for the server's life: one server per data folder.
+    lock: Option<DataDirLock>,
 }
 
 impl Server {
@@ -66,6 +78,12 @@ impl Server {
                 config.host
             )));
         }
+        data_dir::create_private(&config.data_dir).map_err(StartError::DataDir)?;
+        // Before anything touches the folder's files: a second server must change nothing.
+        let lock = data_dir::lock(&config.data_dir).map_err(|e| match e {
+            LockError::InUse(dir) => StartError::InUse(dir),
+            LockError::Io(e) => StartError::DataDir(e),
+        })?;
         let token =
             crate::util::token::load_or_create(&config.data_dir).map_err(StartError::DataDir)?;
         let listener = crate::util::net::bind(SocketAddr::new(config.host, config.port))
@@ -106,6 +124,15 @@ impl Server {
             crate::web::spawn_http_workers(http.clone(), app.clone(), fatal_tx, nudger);
         threads.push(nudge_thread);
         threads.push(spawn_refresher(core));
+        let info = ServerInfo {
+            url: format!("http://{}", loopback_of(addr)),
+            pid: std::process::id(),
+        };
+        if let Err(e) = data_dir::write_server_info(&app.core.config.data_dir, &info) {
+            eprintln!(
+                "taartenfabriek: warning: cannot write server.json (`taartenfabriek url` will not find this server): {e}"
+            );
+        }
         Ok(Server {
             app,
             addr,
@@ -114,6 +141,7 @@ impl Server {
             journal: journal_thread,
             shutdown: Some(shutdown_tx),
             fatal: fatal_rx,
+            lock: Some(lock),
         })
     }
 
@@ -125,6 +153,16 @@ impl Server {
     /// `http://<addr>`, with `127.0.0.1`/`[::1]` as they must appear in a Host header.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Where a browser on this machine opens the UI: the loopback URL (also for a
+    /// wildcard bind) with the token in the fragment, which browsers never send.
+    pub fn url_with_token(&self) -> String {
+        format!(
+            "http://{}/#token={}",
+            loopback_of(self.addr),
+            self.app.token
+        )
     }
 
     /// The API token.
@@ -168,6 +206,8 @@ impl Server {
         if let Some(mut journal) = self.journal.take() {
             journal.close();
         }
+        data_dir::remove_server_info(&self.app.core.config.data_dir);
+        self.lock.take();
     }
 }
 

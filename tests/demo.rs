@@ -29,7 +29,7 @@ fn demo_serves_a_seeded_simulator() {
         .expect("URL line")
         .parse()
         .unwrap();
-    let token = std::fs::read_to_string(dir.path().join("data/token")).unwrap();
+    let token = std::fs::read_to_string(dir.path().join("data/demo/token")).unwrap();
     let client = support::Client {
         addr,
         token: Some(token.trim().to_string()),
@@ -53,7 +53,7 @@ fn demo_serves_a_seeded_simulator() {
     let _ = child.kill();
     let _ = child.wait();
     // Stop the demo's running VM (its tart-sim run process).
-    let home = dir.path().join("data/demo-tart-home");
+    let home = dir.path().join("data/demo/tart-home");
     let _ = Command::new(support::sim_bin())
         .args(["stop", "--timeout", "0", "sequoia-base"])
         .env("TART_HOME", home)

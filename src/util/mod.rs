@@ -1,6 +1,7 @@
 //! Small helpers every layer may use: lock and clock helpers, randomness, socket
-//! options, and the API token file. None of them depends on another layer.
+//! options, the API token file, and the data folder's lock and `server.json`. None of them depends on another layer.
 
+pub mod data_dir;
 pub mod net;
 pub mod random;
 pub mod sync;

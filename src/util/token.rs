@@ -17,8 +17,7 @@ const MIN_TOKEN_CHARS: usize = 43;
 /// Loads the token from `<data_dir>/token`, creating folder and file when missing and
 /// tightening their modes when they were loosened.
 pub fn load_or_create(data_dir: &Path) -> io::Result<String> {
-    fs::create_dir_all(data_dir)?;
-    fs::set_permissions(data_dir, Permissions::from_mode(0o700))?;
+    crate::util::data_dir::create_private(data_dir)?;
     let path = data_dir.join("token");
     if let Ok(existing) = fs::read_to_string(&path) {
         let existing = existing.trim();
@@ -46,6 +45,20 @@ pub fn load_or_create(data_dir: &Path) -> io::Result<String> {
     file.sync_all()?;
     fs::rename(&tmp, &path)?;
     Ok(token)
+}
+
+/// Reads the existing token (for `taartenfabriek url`); never creates one.
+pub fn read(data_dir: &Path) -> io::Result<String> {
+    let token = fs::read_to_string(data_dir.join("token"))?;
+    let token = token.trim();
+    if token.len() >= MIN_TOKEN_CHARS && token.bytes().all(is_token_byte) {
+        Ok(token.to_string())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the token file is damaged",
+        ))
+    }
 }
 
 fn is_token_byte(b: u8) -> bool {
