@@ -43,6 +43,7 @@ pub fn submit(app: &Arc<Core>, action: Action, target: &str) -> Result<Task, Que
         app.tasks.discard(&task.id);
         return Err(full);
     }
+    app.tasks.accept(&task.id);
     Ok(task)
 }
 

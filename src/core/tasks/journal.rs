@@ -6,12 +6,18 @@
 //! task wins, tasks that were pending or running when the server died come back failed
 //! with a reason, and a file that cannot be read at all is moved aside, never a crash.
 //!
+//! Durability: each batch of records is written, flushed and `fdatasync`ed before the
+//! thread waits for more, and the folder is synced after a compaction's rename, so a
+//! task a client saw finish a moment before an OS crash comes back finished (a few
+//! records per task: the cost is one sync per batch). The file is 0600, like the token.
+//!
 //! Threading: the store sends records over an unbounded channel while it holds its
 //! lock (a non-blocking send keeps their order); only the journal thread does I/O.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
@@ -80,7 +86,7 @@ pub fn open(path: &Path) -> io::Result<(Vec<Task>, JournalHandle, JournalWriter)
         );
     }
     rewrite(path, &kept)?;
-    let file = OpenOptions::new().append(true).open(path)?;
+    let file = open_append(path)?;
     let (tx, rx) = crossbeam_channel::unbounded();
     let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
     let path = path.to_path_buf();
@@ -151,10 +157,12 @@ fn run_journal(
                 Record::Forget(id) => kept.forget(&id),
             }
         }
-        let _ = out.flush();
+        if let Err(e) = out.flush().and_then(|()| out.get_ref().sync_data()) {
+            eprintln!("taartenfabriek: warning: cannot save the task journal: {e}");
+        }
         if appended >= COMPACT_AFTER_APPENDS {
             appended = 0;
-            match rewrite(&path, &kept).and_then(|()| OpenOptions::new().append(true).open(&path)) {
+            match rewrite(&path, &kept).and_then(|()| open_append(&path)) {
                 Ok(file) => out = BufWriter::new(file),
                 Err(e) => {
                     eprintln!("taartenfabriek: warning: cannot compact the task journal: {e}")
@@ -165,15 +173,34 @@ fn run_journal(
     let _ = out.flush();
 }
 
-/// Replaces the journal with one line per kept task, atomically.
+fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Replaces the journal with one line per kept task, atomically and durably: the new
+/// file is synced before the rename, and the folder after it.
 fn rewrite(path: &Path, kept: &Kept) -> io::Result<()> {
     let tmp = path.with_extension("jsonl.tmp");
-    let mut out = BufWriter::new(File::create(&tmp)?);
+    // A leftover from a crash may have another mode; `mode` applies to new files only.
+    let _ = fs::remove_file(&tmp);
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    let mut out = BufWriter::new(file);
     for id in &kept.order {
         writeln!(out, "{}", kept.lines[id])?;
     }
     out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    fs::rename(&tmp, path)
+    fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Reads the journal: the last state of each task, oldest first, interrupted tasks

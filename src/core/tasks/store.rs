@@ -88,6 +88,10 @@ impl Snapshot {
 struct Entry {
     task: Task,
     subscribers: Vec<Sender<Arc<Snapshot>>>,
+    /// Whether the task's job was accepted and so the task is journaled. A task whose job
+    /// the queue refused (429) is never written: it would come back after a restart as
+    /// an "interrupted" ghost that no client ever saw, pushing real tasks out.
+    journaled: bool,
 }
 
 struct Inner {
@@ -116,6 +120,7 @@ impl TaskStore {
                 Entry {
                     task,
                     subscribers: Vec::new(),
+                    journaled: true,
                 },
             );
         }
@@ -125,29 +130,42 @@ impl TaskStore {
         }
     }
 
-    /// Creates a pending task and returns it.
+    /// Creates a pending task and returns it. It is journaled from [`TaskStore::accept`]
+    /// on, once its job is queued; until then it lives in memory only.
     pub fn create(&self, action: Action, vm_name: Option<String>) -> Task {
         let task = Task::new(crate::util::random::uuid_v4(), action, vm_name, unix_now());
         let mut inner = lock(&self.inner);
-        self.record(&task);
         inner.order.push_back(task.id.clone());
         inner.tasks.insert(
             task.id.clone(),
             Entry {
                 task: task.clone(),
                 subscribers: Vec::new(),
+                journaled: false,
             },
         );
         evict(&mut inner, self.journal.as_ref());
         task
     }
 
+    /// Starts journaling a task whose job was queued, with its state as it is now (its
+    /// job may already have changed it).
+    pub fn accept(&self, id: &str) {
+        let mut inner = lock(&self.inner);
+        if let Some(entry) = inner.tasks.get_mut(id) {
+            entry.journaled = true;
+            self.record(&entry.task);
+        }
+    }
+
     /// Removes a task that was never started (its job could not be queued).
     pub fn discard(&self, id: &str) {
         let mut inner = lock(&self.inner);
-        if inner.tasks.remove(id).is_some() {
+        if let Some(entry) = inner.tasks.remove(id) {
             inner.order.retain(|x| x != id);
-            if let Some(journal) = &self.journal {
+            if entry.journaled
+                && let Some(journal) = &self.journal
+            {
                 journal.forget(id);
             }
         }
@@ -191,7 +209,7 @@ impl TaskStore {
         let before = entry.task.status;
         change(&mut entry.task);
         entry.task.updated_at = unix_now();
-        if entry.task.status != before {
+        if entry.task.status != before && entry.journaled {
             self.record(&entry.task);
         }
         if !entry.subscribers.is_empty() {
