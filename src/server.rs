@@ -78,6 +78,10 @@ impl Server {
                 config.host
             )));
         }
+        // Connections cost descriptors (two each); run out and tiny_http stops for good.
+        if let Err(e) = crate::util::fd_limit::raise_to_hard_limit() {
+            eprintln!("taartenfabriek: warning: cannot raise the open-files limit: {e}");
+        }
         data_dir::create_private(&config.data_dir).map_err(StartError::DataDir)?;
         // Before anything touches the folder's files: a second server must change nothing.
         let lock = data_dir::lock(&config.data_dir).map_err(|e| match e {
@@ -118,8 +122,11 @@ impl Server {
                 .map_err(|e| StartError::Bind(io::Error::other(e)))?,
         );
         let (fatal_tx, fatal_rx) = crossbeam_channel::bounded(1);
-        let (nudger, nudge_thread) =
-            crate::web::nudge::spawn_nudger(loopback_of(addr), core.shutdown_signal().clone());
+        let (nudger, nudge_thread) = crate::web::nudge::spawn_nudger(
+            loopback_of(addr),
+            core.shutdown_signal().clone(),
+            fatal_tx.clone(),
+        );
         let mut threads =
             crate::web::spawn_http_workers(http.clone(), app.clone(), fatal_tx, nudger);
         threads.push(nudge_thread);

@@ -18,6 +18,12 @@
 //! [`NUDGE_MIN_GAP`]; requests on kept-alive connections trigger none. A larger round runs every
 //! [`NUDGE_BACKSTOP`], for connections that starve while nothing else happens. A nudge
 //! that finds an idle thread costs one connect and close on loopback (~0.1 ms).
+//!
+//! The nudges are also the server's liveness probe. When tiny_http's accept thread dies
+//! (it panics when cloning an accepted socket fails, e.g. on `EMFILE`), it drops the
+//! listener but no error reaches `recv()`: the process would live on, deaf. A refused
+//! nudge means nothing listens any more; it is reported on `fatal`, so the binary exits
+//! non-zero with a clear line and a supervisor can restart it.
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -155,7 +161,11 @@ impl KnownClients {
 }
 
 /// Starts the nudging thread for the server at `addr`; it ends when `shutdown` disconnects.
-pub fn spawn_nudger(addr: SocketAddr, shutdown: Receiver<()>) -> (Nudger, JoinHandle<()>) {
+pub fn spawn_nudger(
+    addr: SocketAddr,
+    shutdown: Receiver<()>,
+    fatal: Sender<String>,
+) -> (Nudger, JoinHandle<()>) {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let known = Arc::new(KnownClients::new());
     let clients = known.clone();
@@ -169,7 +179,10 @@ pub fn spawn_nudger(addr: SocketAddr, shutdown: Receiver<()>) -> (Nudger, JoinHa
                     default(NUDGE_BACKSTOP) => NUDGES_PER_BACKSTOP,
                 };
                 clients.forget_old();
-                nudge_round(addr, nudges, &shutdown);
+                if let Err(gone) = nudge_round(addr, nudges, &shutdown) {
+                    let _ = fatal.try_send(gone);
+                    return;
+                }
                 if shutdown
                     .recv_timeout(NUDGE_MIN_GAP)
                     .is_err_and(|e| e.is_disconnected())
@@ -183,15 +196,26 @@ pub fn spawn_nudger(addr: SocketAddr, shutdown: Receiver<()>) -> (Nudger, JoinHa
 }
 
 /// Sends `at_least` nudges, and more while they go unanswered (queued behind others),
-/// until the server shuts down.
-fn nudge_round(addr: SocketAddr, at_least: usize, shutdown: &Receiver<()>) {
+/// until the server shuts down. `Err` says why the listener is gone: a connection was
+/// refused while the server was not shutting down.
+fn nudge_round(addr: SocketAddr, at_least: usize, shutdown: &Receiver<()>) -> Result<(), String> {
+    let stopping = || shutdown.try_recv() == Err(crossbeam_channel::TryRecvError::Disconnected);
     let mut answered_in_a_row = 0;
     for _ in 0..MAX_NUDGES_PER_ROUND {
-        if shutdown.try_recv() == Err(crossbeam_channel::TryRecvError::Disconnected) {
-            return;
+        if stopping() {
+            return Ok(());
         }
-        let Ok(mut nudge) = TcpStream::connect_timeout(&addr, NUDGE_CONNECT_TIMEOUT) else {
-            return;
+        let mut nudge = match TcpStream::connect_timeout(&addr, NUDGE_CONNECT_TIMEOUT) {
+            Ok(nudge) => nudge,
+            // Other failures (our own descriptors running out, a full backlog timing
+            // out) say nothing about the listener: the next round tries again.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused && !stopping() => {
+                return Err(format!(
+                    "the HTTP listener on {addr} is gone (connections are refused); \
+                     tiny_http's accept thread died"
+                ));
+            }
+            Err(_) => return Ok(()),
         };
         // Our side is done: a pool thread that takes the connection reads EOF, ends it,
         // and so closes it, which we see as EOF (or a reset) in turn.
@@ -206,11 +230,12 @@ fn nudge_round(addr: SocketAddr, at_least: usize, shutdown: &Receiver<()>) {
         };
         answered_in_a_row = if answered { answered_in_a_row + 1 } else { 0 };
         if answered_in_a_row >= at_least {
-            return;
+            return Ok(());
         }
         // Queued: dropping it leaves an empty connection in the queue, which ends at
         // once when its turn comes; the next nudge frees another queued connection.
     }
+    Ok(())
 }
 
 #[cfg(test)]
