@@ -11,10 +11,14 @@ use std::time::Duration;
 /// object; anything bigger is a mistake or an attack and gets 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Declared `Content-Length` above which the connection is abandoned instead of drained
-/// (256 MiB). tiny_http drains an unread body on drop into one buffer of the declared size
-/// (DESIGN.md fact 2), so a huge declaration would abort the process.
-pub const MAX_DRAINABLE_BODY_BYTES: usize = 256 * 1024 * 1024;
+/// Declared `Content-Length` above which an unread body's connection is abandoned
+/// instead of drained (1 GiB). tiny_http drains an unread body into a zeroed buffer of
+/// the size still missing, allocated anew for each read (DESIGN.md fact 2). Zeroed
+/// memory is mapped lazily, so only the pages a read fills cost RSS, but the allocation
+/// must succeed: 1 GiB does on any machine this runs on, many GiB could abort the
+/// process. Below the cap a client that closes frees its connection at once (it used to
+/// be 256 MiB, so 300 MB declarations leaked, ARCHITECTURE.md H2).
+pub const MAX_DRAINABLE_BODY_BYTES: usize = 1024 * 1024 * 1024;
 
 /// Threads that take requests from tiny_http's queue (16). Handlers that call `tart`
 /// (refresh, config) block for a while; 16 keeps the cheap routes answering meanwhile.

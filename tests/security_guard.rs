@@ -674,8 +674,11 @@ fn token_is_never_in_output_nor_in_a_childs_argv_or_environment() {
 }
 
 #[test]
-fn token_is_never_on_stdout() {
-    // TestServer drains stdout after the first line; run the binary with stdout to a file.
+fn token_is_on_stdout_only_in_the_url_to_open() {
+    // The token is printed once, in the fragment of the URL to open (the way Jupyter
+    // does it; the fragment never reaches a server), and nowhere else: not in the first
+    // line, not on stderr, not in any page. TestServer drains stdout after the first
+    // line; run the binary with stdout to a file.
     let dir = support::TempDir::new("stdout");
     let out_path = dir.path().join("stdout");
     let mut child = std::process::Command::new(support::server_bin())
@@ -691,9 +694,12 @@ fn token_is_never_on_stdout() {
         .unwrap();
     let line = support::eventually("the server printed its URL", || {
         let text = std::fs::read_to_string(&out_path).unwrap_or_default();
-        text.contains('\n').then_some(text)
+        (text.lines().count() >= 2).then_some(text)
     });
     let addr: std::net::SocketAddr = line
+        .lines()
+        .next()
+        .unwrap()
         .trim()
         .strip_prefix("taartenfabriek listening on http://")
         .unwrap()
@@ -712,7 +718,15 @@ fn token_is_never_on_stdout() {
     let _ = child.wait();
     let stdout = std::fs::read_to_string(&out_path).unwrap();
     let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
-    assert!(!stdout.contains(&token), "{stdout}");
+    let with_token: Vec<&str> = stdout.lines().filter(|l| l.contains(&token)).collect();
+    assert_eq!(
+        with_token,
+        [format!(
+            "open http://127.0.0.1:{}/#token={token}  (print it again with `taartenfabriek url`)",
+            addr.port()
+        )],
+        "{stdout}"
+    );
     assert!(!stderr.contains(&token), "{stderr}");
 }
 

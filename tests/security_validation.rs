@@ -228,9 +228,9 @@ fn huge_bodies_are_413_and_the_server_survives_them() {
     let resp = server.post("/api/vms/pull", &big);
     assert_json_4xx(&resp, 413, "64 KiB + a bit");
     assert_eq!(resp.detail(), "Request body too large");
-    // Declared lengths only, with no body sent: small over the limit, over the drainable
-    // limit (256 MiB), and absurd (DESIGN.md fact 2: drained into one buffer, this used
-    // to abort the process).
+    // Declared lengths only, with no body sent: small over the limit, large (drained
+    // after the answer, up to MAX_DRAINABLE_BODY_BYTES, 1 GiB), and absurd (DESIGN.md
+    // fact 2: drained into one buffer, this used to abort the process).
     for len in ["65537", "300000000", "107374182400", "18446744073709551615"] {
         let h = headers(len);
         let mut head = String::from("POST /api/vms/pull HTTP/1.1\r\n");
@@ -242,8 +242,8 @@ fn huge_bodies_are_413_and_the_server_survives_them() {
             let resp = support::send_raw(server.addr, head.as_bytes());
             assert_json_4xx(&resp, 413, "Content-Length: 65537");
         } else {
-            // Over MAX_DRAINABLE_BODY_BYTES the connection is abandoned: the status and
-            // headers are sent, then the server lets go of the socket without a body
+            // Drained (300 MB) or, over MAX_DRAINABLE_BODY_BYTES, abandoned: the status
+            // and headers come first either way; an abandoned connection gets no body
             // (a known limit, see the README).
             let (status, _) = sec_support::send_read_head(server.addr, head.as_bytes());
             assert_eq!(status, 413, "Content-Length: {len}");

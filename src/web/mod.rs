@@ -111,7 +111,13 @@ const TINY_HTTP_BUFFERED_BODY: usize = 1024;
 
 fn handle(app: &Arc<Web>, mut rq: tiny_http::Request) {
     let head = Head::from_request(&rq);
-    let declared = rq.body_length().unwrap_or(0);
+    // An upgrade request's body is the raw socket, never read and never drained by
+    // tiny_http: dropping it costs nothing.
+    let declared = if head.wants_upgrade() {
+        0
+    } else {
+        rq.body_length().unwrap_or(0)
+    };
     let routed = catch_unwind(AssertUnwindSafe(|| answer(app, &head, &mut rq)))
         .unwrap_or_else(|_| Err(Error::Internal("internal server error".into())));
     let reply = match routed {
@@ -122,8 +128,24 @@ fn handle(app: &Arc<Web>, mut rq: tiny_http::Request) {
     if declared > MAX_DRAINABLE_BODY_BYTES {
         abandon_connection(rq, reply);
     } else {
+        // An unread body is drained by tiny_http when `rq` is dropped, after the answer
+        // was sent: on this thread (one of its own for such bodies, see `dispatch`),
+        // until the body has come or the client closes. Then the connection is freed.
         let _ = rq.respond(reply.into_response());
     }
+}
+
+/// Answers a request that declared an absurd body and lets go of its connection without
+/// dropping the body reader. When a client closes before sending its whole body,
+/// tiny_http's drain allocates a zeroed buffer of the missing size (DESIGN.md fact 2):
+/// mapped lazily, so harmless up to [`MAX_DRAINABLE_BODY_BYTES`], but an allocation of
+/// many GiB can fail and abort the process. So beyond that cap the connection's two
+/// descriptors and tiny_http's thread for it stay until the server exits: a known limit
+/// in the README, pinned by `tests/robust_connections.rs`.
+fn abandon_connection(rq: tiny_http::Request, reply: Reply) {
+    let response = reply.into_response();
+    let stream = rq.upgrade("close", response);
+    std::mem::forget(stream);
 }
 
 /// Guard, body, route.
@@ -147,6 +169,15 @@ fn answer(app: &Arc<Web>, head: &Head, rq: &mut tiny_http::Request) -> Result<Ro
 /// whenever a body or a content type is present (415), valid JSON (422). `None` for an
 /// empty body.
 fn read_json_body(head: &Head, rq: &mut tiny_http::Request) -> Result<Option<Value>, Error> {
+    // For `Connection: upgrade`, tiny_http hands over the raw socket as the body, which
+    // ends only when the client closes: reading it would hold this worker for as long
+    // as the client likes (red team finding 2). Only WebSocket handshakes upgrade, and
+    // they are GETs.
+    if head.wants_upgrade() {
+        return Err(Error::BadRequest(
+            "Connection: upgrade is only for WebSocket handshakes".into(),
+        ));
+    }
     if rq.body_length().is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(Error::PayloadTooLarge);
     }
@@ -178,15 +209,4 @@ fn read_json_body(head: &Head, rq: &mut tiny_http::Request) -> Result<Option<Val
 fn is_json(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim();
     essence.eq_ignore_ascii_case("application/json")
-}
-
-/// Answers a request that declared an absurd body and lets go of its connection without
-/// dropping the body reader: tiny_http would drain it into one buffer of the declared
-/// size and abort the process (DESIGN.md fact 2). The socket is shut by the kernel when
-/// the server exits; this leak is bounded by what the client sends and documented in
-/// the README as a known limit.
-fn abandon_connection(rq: tiny_http::Request, reply: Reply) {
-    let response = reply.into_response();
-    let stream = rq.upgrade("close", response);
-    std::mem::forget(stream);
 }

@@ -38,6 +38,13 @@ impl Head {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Whether a `Connection` header asks for an upgrade (tiny_http then hands over the
+    /// raw socket as the body).
+    pub fn wants_upgrade(&self) -> bool {
+        self.header_values("connection")
+            .any(|v| v.to_ascii_lowercase().contains("upgrade"))
+    }
+
     /// The first value of a header (name in lower case).
     pub fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
         self.header_values(name).next()
