@@ -15,6 +15,7 @@
 
 mod backend;
 mod config;
+pub mod console;
 mod core;
 pub mod demo;
 pub mod limits;

@@ -29,6 +29,7 @@ const SCRUBBED: &[&str] = &[
     "TART_SIM_FAULTS",
     "TART_SIM_FAULT",
     "TART_SIM_LOG",
+    "TART_SIM_VNC_LOG",
     "TART_SIM_VERSION",
     "TART_SIM_START_MS",
     "TART_SIM_MACOS_LIMIT",

@@ -26,6 +26,7 @@ mod progress;
 mod signals;
 mod timefmt;
 mod vmconfig;
+mod vnc;
 
 use std::io::Write;
 

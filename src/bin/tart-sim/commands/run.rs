@@ -341,21 +341,25 @@ fn start_failure(plan: &Plan, home: &Home, ctx: &Ctx) -> Option<Failure> {
     )))
 }
 
-/// Starts Virtualization.framework's VNC server: a real listener on an ephemeral loopback
-/// port (so the port is genuinely taken while the VM runs) and a four-word password.
-fn start_vnc_server(plan: &Plan, ctx: &Ctx) -> Result<TcpListener, Failure> {
+/// Starts Virtualization.framework's VNC server: a real one (`crate::vnc`) on an
+/// ephemeral loopback port with a four-word password, serving for the life of the VM.
+fn start_vnc_server(plan: &Plan, ctx: &Ctx) -> Result<(), Failure> {
     let listener =
         TcpListener::bind("127.0.0.1:0").map_err(|e| Failure::io("starting VNC server", e))?;
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     let password: Vec<&str> = (0..4)
         .map(|_| PASSWORD_WORDS[(ids::random_u64() % PASSWORD_WORDS.len() as u64) as usize])
         .collect();
-    announce_vnc(
-        plan,
-        ctx,
-        &format!("vnc://:{}@127.0.0.1:{port}", password.join("-")),
+    let password = password.join("-");
+    announce_vnc(plan, ctx, &format!("vnc://:{password}@127.0.0.1:{port}"));
+    crate::vnc::spawn_server(
+        listener,
+        password,
+        &plan.name,
+        plan.config.display_width,
+        plan.config.display_height,
     );
-    Ok(listener)
+    Ok(())
 }
 
 /// The "VM is running" loop; returns when the VM stops.
@@ -367,7 +371,6 @@ fn vm_loop(plan: &Plan, home: &Home, ctx: &Ctx) -> Result<(), Failure> {
     let mut next_dhcp = began + ctx.knobs.start + ctx.knobs.boot;
     let mut vnc_pending = plan.vnc;
     let mut guest_stops_at: Option<Instant> = None;
-    let mut _vnc_listener = None;
 
     loop {
         let now = Instant::now();
@@ -377,7 +380,7 @@ fn vm_loop(plan: &Plan, home: &Home, ctx: &Ctx) -> Result<(), Failure> {
             }
             started = true;
             if plan.vnc_experimental {
-                _vnc_listener = Some(start_vnc_server(plan, ctx)?);
+                start_vnc_server(plan, ctx)?;
             }
         }
         if signals::take_interrupt() {
