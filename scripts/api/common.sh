@@ -29,14 +29,32 @@ json_field() {
   sed -n "s/^[^{]*{.*\"$1\":\(\"\([^\"]*\)\"\|\([0-9.][0-9.]*\)\).*/\2\3/p" | head -n 1
 }
 
-# urlencode TEXT: percent-encodes a path segment (VM names, image references).
+# urlencode TEXT: percent-encodes a path segment (VM names, image references), byte by
+# byte, so any Unicode name works.
 urlencode() {
+  local LC_ALL=C
   local s="$1" out="" c i
   for ((i = 0; i < ${#s}; i++)); do
     c="${s:i:1}"
     case "$c" in [a-zA-Z0-9.~_-]) out+="$c" ;; *) out+="$(printf '%%%02X' "'$c")" ;; esac
   done
   printf '%s' "$out"
+}
+
+# json_string TEXT: TEXT as a JSON string literal, quotes included.
+json_string() {
+  local s="$1"
+  s="${s//\\/\\\\}"
+  s="${s//\"/\\\"}"
+  s="${s//$'\t'/\\t}"
+  s="${s//$'\n'/\\n}"
+  s="${s//$'\r'/\\r}"
+  printf '"%s"' "$s"
+}
+
+# need_value OPTION VALUE: fails with a usage hint when an option has no value.
+need_value() {
+  [ -n "${2:-}" ] || { echo "$1 needs a value" >&2; exit 2; }
 }
 
 # wait_task TASK-JSON: follows the task until it ends, printing new log lines (and the

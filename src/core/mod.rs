@@ -3,6 +3,7 @@
 //! tiny_http, tungstenite or a `tart` argv; the web layer above talks to it through
 //! [`Core`].
 
+pub mod catalog;
 pub mod inventory;
 pub mod refresher;
 pub mod state;

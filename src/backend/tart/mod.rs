@@ -4,6 +4,7 @@
 
 pub mod home;
 pub mod parse;
+pub mod prune;
 
 use std::path::PathBuf;
 use std::time::Duration;
