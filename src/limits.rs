@@ -113,3 +113,45 @@ pub const MAX_VM_NAME_BYTES: usize = 128;
 
 /// Longest OCI reference accepted (512 bytes).
 pub const MAX_OCI_REFERENCE_BYTES: usize = 512;
+
+/// Timeout for `tart create --from-ipsw` (6 h): a 15–20 GB download, then an install of
+/// 10–30 minutes. Also bounded by `--tart-timeout` (through the pull timeout).
+pub const TART_CREATE_TIMEOUT: Duration = Duration::from_secs(6 * 60 * 60);
+
+/// Timeout for `tart set`, `rename`, `suspend`, `logout` and `create --linux` (10 min):
+/// they change a few files; `set --disk-size` may copy a disk on a non-APFS volume.
+pub const TART_CHANGE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// Timeout for `tart login` (2 min): one request to the registry to check the password.
+pub const TART_LOGIN_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+
+/// Timeout for `tart prune` (30 min): removing many images of tens of GB each.
+pub const TART_PRUNE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// How long a suspend task waits for the VM to be saved (10 min): `tart suspend` returns
+/// at once, then `tart run` writes a snapshot about the size of the VM's memory.
+pub const SUSPEND_SAVE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// How often a suspend task looks whether the VM was saved (200 ms): a lock query and a
+/// `stat`, no `tart` process.
+pub const SUSPEND_POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Smallest and largest values the create and settings bodies accept (api-next §2):
+/// CPUs 1–128, memory 1–1024 GB, disk 10–16,384 GB (tart's `--disk-size` is a u16 of GB).
+pub const VM_CPU_RANGE: (u64, u64) = (1, 128);
+/// See [`VM_CPU_RANGE`].
+pub const VM_MEMORY_GB_RANGE: (u64, u64) = (1, 1024);
+/// See [`VM_CPU_RANGE`].
+pub const VM_DISK_GB_RANGE: (u64, u64) = (10, 16_384);
+
+/// Disk size of a new empty VM when the body gives none (50 GB, tart's default).
+pub const DEFAULT_NEW_DISK_GB: u64 = 50;
+
+/// Longest registry user name accepted (255 bytes).
+pub const MAX_REGISTRY_USERNAME_BYTES: usize = 255;
+
+/// Longest registry password accepted (4 KiB): tokens are long, but not longer.
+pub const MAX_REGISTRY_PASSWORD_BYTES: usize = 4 * 1024;
+
+/// Longest `ipsw` value of a create body (2 KiB): `latest`, a URL or a path.
+pub const MAX_IPSW_BYTES: usize = 2 * 1024;

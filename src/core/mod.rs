@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod inventory;
+pub mod ops;
 pub mod refresher;
 pub mod state;
 pub mod tasks;

@@ -89,7 +89,7 @@ pub fn oci_reference(reference: &str) -> Result<(), Invalid> {
 }
 
 /// `name[.name…][:port]`, each name letters and digits joined by single or repeated `-`.
-fn registry_host(host: &str) -> Result<(), Invalid> {
+pub fn registry_host(host: &str) -> Result<(), Invalid> {
     let (name, port) = match host.split_once(':') {
         Some((name, port)) => (name, Some(port)),
         None => (host, None),

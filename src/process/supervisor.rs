@@ -156,16 +156,38 @@ impl TartRunner {
         timeout: Duration,
         on_output: &mut dyn FnMut(&[Line]),
     ) -> io::Result<Outcome> {
+        self.run_with_input(args, None, timeout, on_output)
+    }
+
+    /// [`TartRunner::run`], with `input` written to the child's stdin, which is then
+    /// closed. How a secret reaches tart (`login --password-stdin`): never in argv,
+    /// where every local user can read it. `input` stays small (a password), far below
+    /// a pipe's buffer, so the write never waits for the child to read.
+    pub fn run_with_input(
+        &self,
+        args: &[String],
+        input: Option<&[u8]>,
+        timeout: Duration,
+        on_output: &mut dyn FnMut(&[Line]),
+    ) -> io::Result<Outcome> {
         let _slot = self.take_slot();
         if self.cancel.try_recv() == Err(crossbeam_channel::TryRecvError::Disconnected) {
             return Err(io::Error::other("the server is shutting down"));
         }
-        let mut child = self
-            .command(args)
+        let mut command = self.command(args);
+        if input.is_some() {
+            command.stdin(Stdio::piped());
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| self.spawn_error(e))?;
+        if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
+            use std::io::Write;
+            // A child that exits without reading gives EPIPE; its exit status says why.
+            let _ = stdin.write_all(bytes);
+        }
         let pid = child.id();
         let (tx, rx) = crossbeam_channel::bounded(256);
         spawn_reader(child.stdout.take(), Stream::Stdout, tx.clone());

@@ -6,9 +6,11 @@
 //! a 500 for that request only.
 
 pub mod assets;
+pub mod body;
 pub mod error;
 pub mod guard;
 pub mod handlers;
+pub mod lifecycle;
 pub mod nudge;
 pub mod query;
 pub mod reply;

@@ -13,6 +13,7 @@ use tiny_http::Method;
 use super::assets;
 use super::error::Error;
 use super::handlers as h;
+use super::lifecycle as lc;
 use super::reply::Routed;
 use super::request::Head;
 use super::state::Web;
@@ -78,6 +79,40 @@ static ROUTES: &[Route] = &[
     }),
     route(Post, "/api/vms/pull", Api, |w, c| {
         h::pull(w, c.body).map(Into::into)
+    }),
+    route(Post, "/api/vms/create", Api, |w, c| {
+        lc::create(w, c.body).map(Into::into)
+    }),
+    route(Get, "/api/vms/categorized", Api, |w, _| {
+        Ok(lc::categorized(w).into())
+    }),
+    route(Get, "/api/vms/available-images", Api, |w, _| {
+        Ok(lc::available_images(w).into())
+    }),
+    route(Post, "/api/vms/{name}/clone", Api, |w, c| {
+        lc::clone(w, c.params[0], c.body).map(Into::into)
+    }),
+    route(Post, "/api/vms/{name}/settings", Api, |w, c| {
+        lc::settings(w, c.params[0], c.body).map(Into::into)
+    }),
+    route(Post, "/api/vms/{name}/rename", Api, |w, c| {
+        lc::rename(w, c.params[0], c.body).map(Into::into)
+    }),
+    route(Post, "/api/vms/{name}/suspend", Api, |w, c| {
+        lc::suspend(w, c.params[0], c.body).map(Into::into)
+    }),
+    route(Post, "/api/prune/preview", Api, |w, c| {
+        lc::prune_preview(w, c.body).map(Into::into)
+    }),
+    route(Post, "/api/prune", Api, |w, c| lc::prune(w, c.body).map(Into::into)),
+    route(Post, "/api/registries/login", Api, |w, c| {
+        lc::login(w, c.body).map(Into::into)
+    }),
+    route(Post, "/api/registries/logout", Api, |w, c| {
+        lc::logout(w, c.body).map(Into::into)
+    }),
+    route(Get, "/api/tasks/active", Api, |w, _| {
+        Ok(lc::active_tasks(w).into())
     }),
     route(Get, "/api/vms/{name}", Api, |w, c| {
         h::get_vm(w, c.param(0)).map(Into::into)

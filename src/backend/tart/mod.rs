@@ -3,6 +3,7 @@
 //! are validated before they get here (`crate::core::validate`).
 
 pub mod home;
+pub mod lifecycle;
 pub mod parse;
 pub mod prune;
 

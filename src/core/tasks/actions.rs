@@ -59,6 +59,11 @@ fn run_job(app: &Arc<Core>, id: &str, action: Action, target: &str) {
         Action::StopVm => stop(app, id, target),
         Action::DeleteVm => delete(app, id, target),
         Action::PullVm => pull(app, id, target),
+        // The lifecycle actions bring their own job (`core::ops`).
+        _ => {
+            app.tasks
+                .update(id, |t| t.fail("internal error: this action has its own job"));
+        }
     }
     // What the action changed is already in the cached list (see `finish`); a refresh
     // confirms it and picks up anything else.
@@ -216,7 +221,7 @@ fn pull(app: &Core, id: &str, reference: &str) {
 /// Starts `tart run --vnc --no-graphics -- <name>` detached, then waits for the VM's IP:
 /// from the `VNC server is running at vnc://<ip>` line in its log, or from `tart ip`.
 /// Fails with the exit code and the log's tail if `tart run` ends first.
-fn start(app: &Arc<Core>, id: &str, name: &str) {
+pub(crate) fn start(app: &Arc<Core>, id: &str, name: &str) {
     let args = tart::run_args(name);
     let argv = app.tart.runner().argv(&args);
     app.tasks.update(id, |t| {
@@ -385,7 +390,13 @@ fn spawn_run_reaper(app: Weak<Core>, mut child: Child, name: String) -> Receiver
             if let Some(app) = app.upgrade()
                 && !app.shutting_down()
             {
-                app.inventory.apply(&name, Change::Stopped);
+                // A run that ended by a suspend leaves a snapshot: that VM is suspended,
+                // not stopped, and the refresh below says so.
+                let suspended = crate::core::ops::home(&app)
+                    .is_some_and(|h| h.join("vms").join(&name).join("state.vzvmsave").exists());
+                if !suspended {
+                    app.inventory.apply(&name, Change::Stopped);
+                }
                 app.inventory.invalidate(&name);
                 app.request_refresh();
             }

@@ -14,6 +14,14 @@ pub enum Action {
     StopVm,
     DeleteVm,
     PullVm,
+    CreateVm,
+    CloneVm,
+    SetVm,
+    RenameVm,
+    SuspendVm,
+    Prune,
+    Login,
+    Logout,
 }
 
 /// Where a task is in its life.
@@ -55,6 +63,10 @@ pub struct Task {
     pub vm_name: Option<String>,
     /// Pull progress in percent, from tart's output.
     pub progress: Option<f64>,
+    /// For tasks with phases (create from an IPSW: `downloading`, `installing`; clone
+    /// from an image: `pulling`, `cloning`, `starting`), the current one.
+    #[serde(default)]
+    pub stage: Option<String>,
     /// Log lines dropped because of [`MAX_LOG_LINES`].
     #[serde(default)]
     pub logs_dropped: u64,
@@ -77,6 +89,7 @@ impl Task {
             logs: Vec::new(),
             vm_name,
             progress: None,
+            stage: None,
             logs_dropped: 0,
         }
     }

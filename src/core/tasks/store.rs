@@ -198,6 +198,34 @@ impl TaskStore {
         serde_json::to_vec(&tasks).expect("a Task always serializes")
     }
 
+    /// The newest task for which `matches` holds, cloned.
+    pub fn newest(&self, matches: impl Fn(&Task) -> bool) -> Option<Task> {
+        let inner = lock(&self.inner);
+        inner
+            .order
+            .iter()
+            .rev()
+            .filter_map(|id| inner.tasks.get(id))
+            .map(|e| &e.task)
+            .find(|t| matches(t))
+            .cloned()
+    }
+
+    /// The pending and running tasks, newest first, as a JSON array
+    /// (`GET /api/tasks/active`).
+    pub fn active_json(&self) -> Vec<u8> {
+        let inner = lock(&self.inner);
+        let tasks: Vec<&Task> = inner
+            .order
+            .iter()
+            .rev()
+            .filter_map(|id| inner.tasks.get(id))
+            .map(|e| &e.task)
+            .filter(|t| !t.status.is_terminal())
+            .collect();
+        serde_json::to_vec(&tasks).expect("a Task always serializes")
+    }
+
     /// Changes a task and tells its subscribers. Returns false if there is no such task.
     /// Status changes are journaled; log lines alone are not (they are saved with the
     /// next status change), which keeps the journal small under chatty output.

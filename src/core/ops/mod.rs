@@ -1,0 +1,213 @@
+//! The operations that make and change VMs (api-next §2–§3): create, clone, settings,
+//! rename, suspend, prune, registry login and logout. One file per operation; this file
+//! holds what they share: submitting a job, running one `tart` step for a task, ending
+//! the task, and the VM's *current* state for the 409 checks.
+//!
+//! Threading: handlers call the `submit` functions, which only queue a job; the job runs
+//! on the worker pool and writes into its task through the store (never holding the
+//! store's lock across a `tart` call). Jobs are keyed like the other actions so actions
+//! on one VM run in order.
+
+pub mod create;
+pub mod prune;
+pub mod registry;
+pub mod rename;
+pub mod settings;
+pub mod suspend;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::core::Core;
+use crate::backend::tart::home::tart_home;
+use crate::backend::tart::parse::{clean_line, progress};
+use crate::backend::tart::prune::is_running;
+use crate::backend::tart::{Line, Outcome};
+use crate::core::tasks::model::TaskStatus;
+use crate::core::tasks::{Action, Task};
+use crate::core::tasks::scheduler::QueueFull;
+
+/// The key that serialises prunes with every other job on the pool: a prune may remove
+/// any VM or image, so it must not run beside one (a whole-home lock until the scheduler
+/// has multi-name locks).
+pub const WHOLE_HOME_KEY: &str = "\u{0}whole-home";
+
+/// Queues `job` as the body of a new task for `action` on `vm_name`, keyed by `key`.
+/// Fails when the queue is full (a 429).
+pub fn submit(
+    app: &Arc<Core>,
+    action: Action,
+    vm_name: Option<&str>,
+    key: &str,
+    job: impl FnOnce(&Arc<Core>, &str) + Send + 'static,
+) -> Result<Task, QueueFull> {
+    let task = app.tasks.create(action, vm_name.map(str::to_string));
+    let (job_app, id) = (app.clone(), task.id.clone());
+    let job = Box::new(move || {
+        if job_app.shutting_down() {
+            job_app
+                .tasks
+                .update(&id, |t| t.fail("the server is shutting down"));
+            return;
+        }
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&job_app, &id)));
+        if outcome.is_err() {
+            job_app
+                .tasks
+                .update(&id, |t| t.fail("internal error while running the task"));
+        }
+        job_app.request_refresh();
+    });
+    if let Err(full) = app.pool.submit(key, job) {
+        app.tasks.discard(&task.id);
+        return Err(full);
+    }
+    Ok(task)
+}
+
+/// How a step reads tart's output lines into its task.
+pub type OnLine<'a> = &'a dyn Fn(&mut Task, &str);
+
+/// Runs one `tart` call for task `id`: records the argv, streams the cleaned lines into
+/// the logs (and through `on_line`, for progress and stages), then the exit code and
+/// stderr. `input` goes to tart's stdin. `None` when tart could not be started; the task
+/// has then failed already.
+pub fn step(
+    app: &Core,
+    id: &str,
+    args: &[String],
+    input: Option<&[u8]>,
+    timeout: Duration,
+    on_line: Option<OnLine>,
+) -> Option<Outcome> {
+    let argv = app.tart.runner().argv(args);
+    app.tasks.update(id, |t| {
+        t.status = TaskStatus::Running;
+        t.command = Some(argv);
+        t.exit_code = None;
+    });
+    let mut on_output = |lines: &[Line]| {
+        app.tasks.update(id, |t| {
+            for line in lines {
+                let text = clean_line(&line.text);
+                if let Some(read) = on_line {
+                    read(t, &text);
+                }
+                t.push_log(text);
+            }
+        });
+    };
+    match app
+        .tart
+        .runner()
+        .run_with_input(args, input, timeout, &mut on_output)
+    {
+        Ok(outcome) => {
+            app.tasks.update(id, |t| {
+                t.exit_code = outcome.exit_code;
+                t.set_stderr(&outcome.stderr);
+            });
+            Some(outcome)
+        }
+        Err(e) => {
+            app.tasks.update(id, |t| t.fail(e.to_string()));
+            None
+        }
+    }
+}
+
+/// Reads `NN%` lines into the task's progress.
+pub fn track_progress(task: &mut Task, line: &str) {
+    if let Some(p) = progress(line) {
+        task.progress = Some(p);
+    }
+}
+
+/// The error of a failed step: `tart <verb> failed (exit code N): <last line>`.
+pub fn failure(verb: &str, outcome: &Outcome, timeout: Duration) -> String {
+    let code = outcome
+        .exit_code
+        .map(|c| format!(" (exit code {c})"))
+        .unwrap_or_default();
+    format!("tart {verb} failed{code}: {}", outcome.describe(timeout))
+}
+
+/// Fails the task with [`failure`]; returns whether the step succeeded.
+pub fn check(app: &Core, id: &str, verb: &str, outcome: &Outcome, timeout: Duration) -> bool {
+    if !outcome.success() {
+        app.tasks
+            .update(id, |t| t.fail(failure(verb, outcome, timeout)));
+    }
+    outcome.success()
+}
+
+/// Completes the task with `result`.
+pub fn complete(app: &Core, id: &str, result: Value) {
+    app.tasks.update(id, |t| {
+        t.status = TaskStatus::Completed;
+        t.result = Some(result);
+    });
+}
+
+/// A VM's state as tart would see it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmState {
+    Running,
+    Suspended,
+    Stopped,
+}
+
+/// The `$TART_HOME` our tart children use.
+pub fn home(app: &Core) -> Option<PathBuf> {
+    tart_home(app.tart.runner().child_env())
+}
+
+/// The local VM `name`'s state read afresh from `$TART_HOME` (tart's own test: the lock
+/// on `config.json`, then `state.vzvmsave`), so a state cached before a change made
+/// outside the server never causes a wrong refusal. When the home holds no such VM (a
+/// `--tart` wrapper with its own home, or a VM made a moment ago), the inventory is
+/// refreshed and asked. `None`: no such local VM.
+pub fn current_state(app: &Core, name: &str) -> Option<VmState> {
+    if let Some(home) = home(app) {
+        let dir = home.join("vms").join(name);
+        if ["config.json", "disk.img", "nvram.bin"]
+            .iter()
+            .all(|f| dir.join(f).is_file())
+        {
+            return Some(if is_running(&dir.join("config.json")) {
+                VmState::Running
+            } else if dir.join("state.vzvmsave").exists() {
+                VmState::Suspended
+            } else {
+                VmState::Stopped
+            });
+        }
+    }
+    let _ = app.inventory.refresh(&app.tart);
+    let vm = app.inventory.vm(name)?;
+    if vm.source.as_deref() == Some("oci") {
+        return None;
+    }
+    Some(match (vm.status, vm.state.as_deref()) {
+        ("running", _) => VmState::Running,
+        (_, Some("suspended")) => VmState::Suspended,
+        _ => VmState::Stopped,
+    })
+}
+
+/// Whether a local VM or any folder called `name` is in the home, or the inventory lists
+/// it: a new name must be free, because clone and create silently replace a VM (even a
+/// running one) and rename refuses.
+pub fn name_taken(app: &Core, name: &str) -> bool {
+    if home(app).is_some_and(|h| std::fs::symlink_metadata(h.join("vms").join(name)).is_ok()) {
+        return true;
+    }
+    if app.inventory.vm(name).is_some() {
+        return true;
+    }
+    let _ = app.inventory.refresh(&app.tart);
+    app.inventory.vm(name).is_some()
+}
