@@ -76,3 +76,86 @@ fn scripts_fail_loudly() {
     let out = script(&server, "pull", &["not a reference"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 422"));
 }
+
+/// Runs a script with `input` on its stdin (not a terminal).
+fn script_with_input(server: &TestServer, name: &str, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts/api")
+        .join(name);
+    let mut child = Command::new(path)
+        .args(args)
+        .env("TARTVM_URL", format!("http://127.0.0.1:{}", server.port()))
+        .env("TARTVM_DATA_DIR", server.data_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the script");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn lifecycle_scripts_do_their_actions() {
+    let server = TestServer::start();
+    let made = stdout_json(&script(
+        &server,
+        "create",
+        &[
+            "dev",
+            "--from",
+            "ghcr.io/cirruslabs/ubuntu:latest",
+            "--cpu",
+            "2",
+            "--memory",
+            "6",
+        ],
+    ));
+    assert_eq!(made["status"], "completed");
+    let cloned = stdout_json(&script(&server, "clone", &["dev", "dev2", "--start"]));
+    assert!(cloned["result"]["ip_address"].is_string(), "{cloned}");
+    stdout_json(&script(&server, "stop", &["dev2"]));
+    let set = stdout_json(&script(
+        &server,
+        "settings",
+        &["dev", "--cpu", "3", "--display", "1280x800", "--random-mac"],
+    ));
+    assert_eq!(set["status"], "completed");
+    let renamed = stdout_json(&script(&server, "rename", &["dev2", "dev-2"]));
+    assert_eq!(renamed["status"], "completed");
+    let out = script(&server, "suspend", &["dev"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 409"));
+
+    let preview = stdout_json(&script(
+        &server,
+        "prune",
+        &["--entries", "vms", "--space-budget", "0"],
+    ));
+    assert_eq!(preview["entries"].as_array().unwrap().len(), 2);
+    assert!(
+        server.tart_home().join("vms/dev").exists(),
+        "a preview removes nothing"
+    );
+    let pruned = stdout_json(&script(
+        &server,
+        "prune",
+        &["--entries", "vms", "--space-budget", "0", "--yes"],
+    ));
+    assert_eq!(pruned["result"]["removed"], preview["entries"]);
+    assert!(!server.tart_home().join("vms/dev").exists());
+
+    let secret = "pa ss\"wo\\rd";
+    let login = script_with_input(&server, "login", &["ghcr.io", "me"], &format!("{secret}\n"));
+    let login = stdout_json(&login);
+    assert_eq!(login["status"], "completed");
+    let keychain = std::fs::read_to_string(server.tart_home().join(".sim/credentials")).unwrap();
+    assert_eq!(keychain, format!("ghcr.io me {secret}\n"));
+    let out = stdout_json(&script(&server, "logout", &["ghcr.io"]));
+    assert_eq!(out["status"], "completed");
+}

@@ -14,17 +14,17 @@ use serde_json::{Value, json};
 
 use super::body::{Fields, not_one_of};
 use super::reply::{Body, Reply};
-use crate::core::Core;
 use super::state::Web;
 use crate::backend::tart::lifecycle::{SetChanges, disk_gb};
 use crate::backend::tart::prune::{self as prune_home, Entries, PruneOptions};
+use crate::core::Core;
 use crate::core::ops::create::{CreateRequest, Empty};
 use crate::core::ops::registry::Password;
 use crate::core::ops::{self, VmState, current_state, name_taken};
 use crate::core::{catalog, validate};
 use crate::limits::{
-    DEFAULT_NEW_DISK_GB, MAX_IPSW_BYTES, MAX_REGISTRY_PASSWORD_BYTES,
-    MAX_REGISTRY_USERNAME_BYTES, VM_CPU_RANGE, VM_DISK_GB_RANGE, VM_MEMORY_GB_RANGE,
+    DEFAULT_NEW_DISK_GB, MAX_IPSW_BYTES, MAX_REGISTRY_PASSWORD_BYTES, MAX_REGISTRY_USERNAME_BYTES,
+    VM_CPU_RANGE, VM_DISK_GB_RANGE, VM_MEMORY_GB_RANGE,
 };
 use crate::web::error::Error;
 
@@ -128,7 +128,10 @@ pub fn create(web: &Arc<Web>, body: Option<Value>) -> Result<Reply, Error> {
         f.value_error("ipsw", why);
     }
     if ipsw.is_some() && (!macos || source.is_some()) {
-        f.value_error("ipsw", "an IPSW only makes an empty macOS VM (\"os\": \"macos\")");
+        f.value_error(
+            "ipsw",
+            "an IPSW only makes an empty macOS VM (\"os\": \"macos\")",
+        );
     }
     let cpu = f.int("cpu", VM_CPU_RANGE.0, VM_CPU_RANGE.1);
     let memory = f.int("memory", VM_MEMORY_GB_RANGE.0, VM_MEMORY_GB_RANGE.1);
@@ -264,7 +267,9 @@ pub fn settings(web: &Arc<Web>, name: &str, body: Option<Value>) -> Result<Reply
     {
         f.value_error(
             "display",
-            format!("use WIDTHxHEIGHT in pixels, e.g. 1920x1080 (each side 1 to {MAX_DISPLAY_SIDE})"),
+            format!(
+                "use WIDTHxHEIGHT in pixels, e.g. 1920x1080 (each side 1 to {MAX_DISPLAY_SIDE})"
+            ),
         );
     }
     let changes = SetChanges {
@@ -299,9 +304,11 @@ fn is_display(text: &str) -> bool {
         !s.is_empty()
             && s.len() <= 5
             && s.bytes().all(|b| b.is_ascii_digit())
-            && s.parse::<u64>().is_ok_and(|n| (1..=MAX_DISPLAY_SIDE).contains(&n))
+            && s.parse::<u64>()
+                .is_ok_and(|n| (1..=MAX_DISPLAY_SIDE).contains(&n))
     };
-    text.split_once('x').is_some_and(|(w, h)| side(w) && side(h))
+    text.split_once('x')
+        .is_some_and(|(w, h)| side(w) && side(h))
 }
 
 /// `POST /api/vms/{name}/rename`.
@@ -440,7 +447,10 @@ pub fn logout(web: &Arc<Web>, body: Option<Value>) -> Result<Reply, Error> {
     let mut f = Fields::new(body, false)?;
     let host = registry_host(&mut f);
     f.finish()?;
-    accepted(ops::registry::submit_logout(app, host.expect("checked above"))?)
+    accepted(ops::registry::submit_logout(
+        app,
+        host.expect("checked above"),
+    )?)
 }
 
 /// A registry host (`ghcr.io`, `localhost:5000`), as tart's reference grammar has it.

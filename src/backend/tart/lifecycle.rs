@@ -24,7 +24,14 @@ pub fn clone_args(source: &str, new_name: &str) -> Vec<String> {
 
 /// `tart create --linux --disk-size <GB> -- <name>`: an empty Linux VM, instantly.
 pub fn create_linux_args(name: &str, disk_gb: u64) -> Vec<String> {
-    strings(["create", "--linux", "--disk-size", &disk_gb.to_string(), "--", name])
+    strings([
+        "create",
+        "--linux",
+        "--disk-size",
+        &disk_gb.to_string(),
+        "--",
+        name,
+    ])
 }
 
 /// `tart create --from-ipsw <latest|URL|path> --disk-size <GB> -- <name>`: macOS from a
@@ -164,7 +171,15 @@ mod tests {
         );
         assert_eq!(
             create_ipsw_args("mac", "latest", 80),
-            ["create", "--from-ipsw", "latest", "--disk-size", "80", "--", "mac"]
+            [
+                "create",
+                "--from-ipsw",
+                "latest",
+                "--disk-size",
+                "80",
+                "--",
+                "mac"
+            ]
         );
     }
 
@@ -213,7 +228,15 @@ mod tests {
         let args = login_args("ghcr.io", "me", true);
         assert_eq!(
             args,
-            ["login", "--username", "me", "--password-stdin", "--insecure", "--", "ghcr.io"]
+            [
+                "login",
+                "--username",
+                "me",
+                "--password-stdin",
+                "--insecure",
+                "--",
+                "ghcr.io"
+            ]
         );
     }
 }

@@ -14,21 +14,23 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{check, complete, home, step, track_progress};
-use crate::core::Core;
 use crate::backend::tart::lifecycle::{
     SetChanges, clone_args, create_ipsw_args, create_linux_args, display_refit, set_args,
 };
+use crate::core::Core;
 use crate::core::tasks::model::TaskStatus;
+use crate::core::tasks::scheduler::QueueFull;
 use crate::core::tasks::{Action, Task};
 use crate::limits::{TART_CHANGE_TIMEOUT, TART_CREATE_TIMEOUT};
-use crate::core::tasks::scheduler::QueueFull;
 
 /// What an empty VM runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Empty {
     Linux,
     /// macOS from `latest`, an https URL or a path to an `.ipsw`.
-    Macos { ipsw: String },
+    Macos {
+        ipsw: String,
+    },
 }
 
 /// A checked `POST /api/vms/create` body.
@@ -160,15 +162,16 @@ fn create(app: &Arc<Core>, id: &str, request: &CreateRequest) {
         app.tasks
             .update(id, |t| t.stage = Some("configuring".into()));
         let timeout = long(app, TART_CHANGE_TIMEOUT);
-        let Some(outcome) = step(app, id, &set_args(name, &changes), None, timeout, None)
-        else {
+        let Some(outcome) = step(app, id, &set_args(name, &changes), None, timeout, None) else {
             return;
         };
         if !outcome.success() {
             let why = super::failure("set", &outcome, timeout);
             app.refresh_quietly();
             app.tasks.update(id, |t| {
-                t.fail(format!("VM {name} was made, but its settings were not: {why}"))
+                t.fail(format!(
+                    "VM {name} was made, but its settings were not: {why}"
+                ))
             });
             return;
         }
@@ -209,9 +212,8 @@ fn clone(app: &Arc<Core>, id: &str, source: &str, new_name: &str, start_after: b
             TaskStatus::Completed => {
                 let mut result = t.result.take().unwrap_or_else(|| json!({}));
                 result["name"] = json!(new_name);
-                result["message"] = json!(format!(
-                    "VM {new_name} cloned from {source} and started"
-                ));
+                result["message"] =
+                    json!(format!("VM {new_name} cloned from {source} and started"));
                 t.result = Some(result);
             }
             _ => {

@@ -21,14 +21,14 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::core::Core;
 use crate::backend::tart::home::tart_home;
 use crate::backend::tart::parse::{clean_line, progress};
 use crate::backend::tart::prune::is_running;
 use crate::backend::tart::{Line, Outcome};
+use crate::core::Core;
 use crate::core::tasks::model::TaskStatus;
-use crate::core::tasks::{Action, Task};
 use crate::core::tasks::scheduler::QueueFull;
+use crate::core::tasks::{Action, Task};
 
 /// The key that serialises prunes with every other job on the pool: a prune may remove
 /// any VM or image, so it must not run beside one (a whole-home lock until the scheduler

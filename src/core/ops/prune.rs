@@ -8,21 +8,17 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{WHOLE_HOME_KEY, check, complete, home, step};
-use crate::core::Core;
 use crate::backend::tart::prune::{self, PruneOptions, candidates, total_bytes};
+use crate::core::Core;
+use crate::core::tasks::scheduler::QueueFull;
 use crate::core::tasks::{Action, Task};
 use crate::limits::TART_PRUNE_TIMEOUT;
-use crate::core::tasks::scheduler::QueueFull;
 
 /// Queues `prune` with `options`.
 pub fn submit(app: &Arc<Core>, options: PruneOptions) -> Result<Task, QueueFull> {
-    super::submit(
-        app,
-        Action::Prune,
-        None,
-        WHOLE_HOME_KEY,
-        move |app, id| run(app, id, &options),
-    )
+    super::submit(app, Action::Prune, None, WHOLE_HOME_KEY, move |app, id| {
+        run(app, id, &options)
+    })
 }
 
 fn run(app: &Arc<Core>, id: &str, options: &PruneOptions) {
@@ -33,10 +29,12 @@ fn run(app: &Arc<Core>, id: &str, options: &PruneOptions) {
         .unwrap_or_default();
     let timeout = TART_PRUNE_TIMEOUT.min(app.config.timeouts.pull);
     let outcome = step(app, id, &options.args(), None, timeout, None);
-    let removed: Vec<prune::Entry> = before
+    let mut removed: Vec<prune::Entry> = before
         .into_iter()
         .filter(|e| std::fs::symlink_metadata(&e.path).is_err())
         .collect();
+    // Listed as the preview lists them: oldest access first.
+    removed.sort_by(|a, b| a.accessed.cmp(&b.accessed).then(a.name.cmp(&b.name)));
     for entry in &removed {
         app.inventory.invalidate(&entry.name);
     }

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{check, complete, step};
-use crate::core::Core;
 use crate::backend::tart::lifecycle::{login_args, logout_args};
+use crate::core::Core;
+use crate::core::tasks::scheduler::QueueFull;
 use crate::core::tasks::{Action, Task};
 use crate::limits::{TART_CHANGE_TIMEOUT, TART_LOGIN_TIMEOUT};
-use crate::core::tasks::scheduler::QueueFull;
 
 /// A registry password; shown as `Password(…)` when debug-printed.
 pub struct Password(String);

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{check, complete, step};
-use crate::core::Core;
 use crate::backend::tart::lifecycle::rename_args;
+use crate::core::Core;
+use crate::core::tasks::scheduler::QueueFull;
 use crate::core::tasks::{Action, Task};
 use crate::limits::TART_CHANGE_TIMEOUT;
-use crate::core::tasks::scheduler::QueueFull;
 
 /// Queues `rename_vm` of `name` to `new_name`.
 pub fn submit(app: &Arc<Core>, name: String, new_name: String) -> Result<Task, QueueFull> {

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{check, complete, home, step};
-use crate::core::Core;
 use crate::backend::tart::lifecycle::{SetChanges, display_refit, set_args};
+use crate::core::Core;
+use crate::core::tasks::scheduler::QueueFull;
 use crate::core::tasks::{Action, Task};
 use crate::limits::TART_CHANGE_TIMEOUT;
-use crate::core::tasks::scheduler::QueueFull;
 
 /// Queues `set_vm` for `name`.
 pub fn submit(app: &Arc<Core>, name: String, changes: SetChanges) -> Result<Task, QueueFull> {

@@ -11,20 +11,20 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::{VmState, check, complete, current_state, step};
-use crate::core::Core;
 use crate::backend::tart::lifecycle::suspend_args;
+use crate::core::Core;
 use crate::core::tasks::model::TaskStatus;
+use crate::core::tasks::scheduler::QueueFull;
 use crate::core::tasks::{Action, Task};
 use crate::limits::{SUSPEND_POLL_INTERVAL, SUSPEND_SAVE_TIMEOUT, TART_CHANGE_TIMEOUT};
-use crate::core::tasks::scheduler::QueueFull;
 
 /// Whether the current run of `name` can be suspended: the newest start task this
 /// server ran for it completed, and it either passed `--suspendable` or resumed a
 /// snapshot (tart forces suspendable then). `Err` says why not, in plain words.
 pub fn check_suspendable(app: &Core, name: &str) -> Result<(), String> {
-    let start = app.tasks.newest(|t| {
-        t.action == Action::StartVm && t.vm_name.as_deref() == Some(name)
-    });
+    let start = app
+        .tasks
+        .newest(|t| t.action == Action::StartVm && t.vm_name.as_deref() == Some(name));
     let hint = format!(
         "VM {name} can only be suspended when this server started it with \
          {{\"suspendable\": true}}; stop it and start it that way"

@@ -61,8 +61,9 @@ fn run_job(app: &Arc<Core>, id: &str, action: Action, target: &str) {
         Action::PullVm => pull(app, id, target),
         // The lifecycle actions bring their own job (`core::ops`).
         _ => {
-            app.tasks
-                .update(id, |t| t.fail("internal error: this action has its own job"));
+            app.tasks.update(id, |t| {
+                t.fail("internal error: this action has its own job")
+            });
         }
     }
     // What the action changed is already in the cached list (see `finish`); a refresh
