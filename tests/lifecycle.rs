@@ -498,8 +498,13 @@ fn prune_refusals() {
 /// the journal, the server's output or its logs.
 #[test]
 fn login_passes_the_password_on_stdin_only() {
-    let server = TestServer::start();
     let secret = "s3cret-Pa55-word";
+    let mut setup = Setup::default();
+    // tart-sim accepts only this password, read from its stdin.
+    setup
+        .env
+        .push(("TART_SIM_REGISTRY_PASSWORD".into(), secret.into()));
+    let server = TestServer::start_with(setup);
     let done = completed(
         &server,
         "/api/registries/login",
@@ -518,13 +523,30 @@ fn login_passes_the_password_on_stdin_only() {
         ]
     ));
     let keychain = server.tart_home().join(".sim/credentials");
-    assert_eq!(
-        std::fs::read_to_string(&keychain).unwrap(),
-        format!("ghcr.io me {secret}\n"),
-        "tart got it on stdin"
+    assert_eq!(std::fs::read_to_string(&keychain).unwrap(), "ghcr.io me\n");
+    let wrong = run(
+        &server,
+        "/api/registries/login",
+        json!({"host": "ghcr.io", "username": "me", "password": "not-it"}),
     );
-    let sim_log = std::fs::read_to_string(server.dir.path().join("sim.log")).unwrap();
-    assert!(!sim_log.contains(secret), "not in argv or the environment");
+    assert_eq!(wrong["status"], "failed");
+    assert!(
+        wrong["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid credentials"),
+        "{wrong}"
+    );
+    for record in server.sim_records() {
+        assert!(!record["argv"].to_string().contains(secret), "not in argv");
+        let env = record["env"].as_object().cloned().unwrap_or_default();
+        for (key, value) in env {
+            // The test's own knob for the simulator holds it; nothing else may.
+            if key != "TART_SIM_REGISTRY_PASSWORD" {
+                assert!(!value.to_string().contains(secret), "not in ${key}");
+            }
+        }
+    }
     assert!(!server.get("/api/tasks").text().contains(secret));
     assert!(!server.stderr().contains(secret));
     fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {

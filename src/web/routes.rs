@@ -104,7 +104,9 @@ static ROUTES: &[Route] = &[
     route(Post, "/api/prune/preview", Api, |w, c| {
         lc::prune_preview(w, c.body).map(Into::into)
     }),
-    route(Post, "/api/prune", Api, |w, c| lc::prune(w, c.body).map(Into::into)),
+    route(Post, "/api/prune", Api, |w, c| {
+        lc::prune(w, c.body).map(Into::into)
+    }),
     route(Post, "/api/registries/login", Api, |w, c| {
         lc::login(w, c.body).map(Into::into)
     }),
