@@ -168,6 +168,7 @@ struct NewLines<'a> {
     logs: &'a [String],
     vm_name: &'a Option<String>,
     progress: Option<f64>,
+    stage: &'a Option<String>,
     logs_dropped: u64,
     logs_from: u64,
 }
@@ -188,6 +189,7 @@ impl<'a> NewLines<'a> {
             logs,
             vm_name: &task.vm_name,
             progress: task.progress,
+            stage: &task.stage,
             logs_dropped: task.logs_dropped,
             logs_from,
         }
