@@ -654,7 +654,7 @@ fn unknown_paths_and_methods_answer_like_fastapi() {
 }
 
 #[test]
-fn ui_is_served_with_the_token_and_strict_headers() {
+fn ui_is_served_without_the_token_and_with_strict_headers() {
     let server = TestServer::start();
     let page = support::Client {
         addr: server.addr,
@@ -668,8 +668,8 @@ fn ui_is_served_with_the_token_and_strict_headers() {
             .starts_with("text/html")
     );
     assert!(
-        page.text().contains(&server.token),
-        "the token is in the page"
+        !page.text().contains(&server.token),
+        "the token is never in the page: the page takes it from the URL's fragment"
     );
     assert_eq!(page.header("Cache-Control"), Some("no-store"));
     let csp = page.header("Content-Security-Policy").unwrap();

@@ -1,6 +1,8 @@
 //! The UI's static files, embedded in the binary (the UI must work offline and ship in
-//! one file). `/` is `index.html` with the API token put in place of `{{TOKEN}}`, which
-//! is safe only because the Host check refuses DNS-rebound requests.
+//! one file). `/` is `index.html` as it is: no page or asset carries the API token. It
+//! used to be put into `/`, where every other local user (who sends any `Host` it
+//! likes) could read it (red team finding 1). The page now takes the token from the
+//! URL's fragment, which browsers never send, or asks for it.
 
 use super::reply::{Body, Reply};
 
@@ -10,17 +12,9 @@ const ASSETS: &[(&str, &str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/asset
 
 const INDEX: &str = include_str!("../../www/index.html");
 
-/// The placeholder in `index.html` that becomes the token.
-const TOKEN_PLACEHOLDER: &str = "{{TOKEN}}";
-
-/// `index.html` with the token in it. The token is base64url, so it needs no escaping.
-pub fn index_with_token(token: &str) -> Vec<u8> {
-    debug_assert!(
-        token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    );
-    INDEX.replace(TOKEN_PLACEHOLDER, token).into_bytes()
+/// `index.html`, the same for everyone.
+pub fn index() -> Reply {
+    Reply::page("text/html; charset=utf-8", Body::Static(INDEX.as_bytes()))
 }
 
 /// The asset at the decoded path `parts` (`["js", "main.js"]`), if there is one.

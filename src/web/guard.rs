@@ -3,7 +3,9 @@
 //!
 //! 1. `Host` must be exactly one well-formed header naming `127.0.0.1`, `localhost` or
 //!    `[::1]` (any case) with the server's port: 400 if missing, duplicated or malformed,
-//!    403 if foreign. This defeats DNS rebinding, and is what makes the token in `/` safe.
+//!    403 if foreign. This defeats DNS rebinding. With a non-loopback bind, the loopback
+//!    names are accepted only from a loopback peer: a client on the network that sends
+//!    `Host: 127.0.0.1` is lying about where it is (red team finding 1).
 //! 2. `Origin`, when present on `/api/*` or `/ws/*`, must be this server's own origin:
 //!    403 otherwise (`null` included). Browsers do not apply CORS to WebSockets.
 //! 3. The token: `X-Local-Token` on `/api/*` (never a cookie or query), `?token=` on
@@ -21,7 +23,7 @@ const LOOPBACK_NAMES: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];
 
 /// Checks Host, Origin and token for a request to `area`.
 pub fn check(head: &Head, area: Area, port: u16, bound: IpAddr, token: &str) -> Result<(), Error> {
-    check_host(head, port, bound)?;
+    check_host(head, port, bound, head.peer)?;
     if area != Area::Ui {
         check_origin(head, port, bound)?;
     }
@@ -62,7 +64,7 @@ fn host_text(ip: IpAddr) -> String {
     }
 }
 
-fn check_host(head: &Head, port: u16, bound: IpAddr) -> Result<(), Error> {
+fn check_host(head: &Head, port: u16, bound: IpAddr, peer: Option<IpAddr>) -> Result<(), Error> {
     let mut hosts = head.header_values("host");
     let host = match (hosts.next(), hosts.next()) {
         (None, _) => return Err(Error::BadRequest("missing Host header".into())),
@@ -71,7 +73,12 @@ fn check_host(head: &Head, port: u16, bound: IpAddr) -> Result<(), Error> {
     };
     let (name, host_port) =
         split_host(host).ok_or_else(|| Error::BadRequest("malformed Host header".into()))?;
-    if allowed_name(name, bound) && host_port.unwrap_or(80) == port {
+    // A loopback bind only ever has loopback peers; otherwise a loopback name must come
+    // from this machine.
+    let lying = LOOPBACK_NAMES.contains(&name.to_ascii_lowercase().as_str())
+        && !bound.is_loopback()
+        && !peer.is_some_and(|p| p.to_canonical().is_loopback());
+    if !lying && allowed_name(name, bound) && host_port.unwrap_or(80) == port {
         Ok(())
     } else {
         Err(Error::Forbidden(
@@ -156,6 +163,31 @@ mod tests {
         assert_eq!(split_host("a b"), None);
         assert_eq!(split_host("[::1"), None);
         assert_eq!(split_host(":80"), None);
+    }
+
+    #[test]
+    fn with_a_non_loopback_bind_loopback_names_come_only_from_loopback_peers() {
+        let lan = IpAddr::from([192, 0, 2, 1]);
+        let lo = IpAddr::from([127, 0, 0, 1]);
+        let mapped_lo: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        let wild = IpAddr::from([0, 0, 0, 0]);
+        let far = Some(IpAddr::from([198, 51, 100, 7]));
+        let head = |host: &str, peer| Head {
+            method: tiny_http::Method::Get,
+            target: Default::default(),
+            headers: vec![("host".into(), host.into())],
+            peer,
+        };
+        let host_ok = |host: &str, bound, peer| check_host(&head(host, peer), 8000, bound, peer);
+        // The network lying about where it is: refused.
+        assert!(host_ok("127.0.0.1:8000", lan, far).is_err());
+        assert!(host_ok("localhost:8000", wild, far).is_err());
+        assert!(host_ok("[::1]:8000", lan, None).is_err());
+        // The bound address itself from the network, and loopback from this machine.
+        assert!(host_ok("192.0.2.1:8000", lan, far).is_ok());
+        assert!(host_ok("127.0.0.1:8000", lan, Some(lo)).is_ok());
+        assert!(host_ok("localhost:8000", wild, Some(mapped_lo)).is_ok());
+        assert!(host_ok("127.0.0.1:8000", lo, Some(lo)).is_ok());
     }
 
     #[test]

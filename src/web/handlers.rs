@@ -23,11 +23,8 @@ pub fn health() -> Reply {
     )
 }
 
-pub fn index(app: &Web) -> Reply {
-    Reply::page(
-        "text/html; charset=utf-8",
-        Body::Shared(app.index_html.clone()),
-    )
+pub fn index() -> Reply {
+    super::assets::index()
 }
 
 pub fn tart_version(app: &Web) -> Result<Reply, Error> {

@@ -10,6 +10,8 @@ pub struct Head {
     pub target: Target,
     /// Header names lower-cased, values as sent, in order.
     pub headers: Vec<(String, String)>,
+    /// The client's address (`None` only for a connection that has none).
+    pub peer: Option<std::net::IpAddr>,
 }
 
 impl Head {
@@ -27,6 +29,7 @@ impl Head {
                     )
                 })
                 .collect(),
+            peer: rq.remote_addr().map(|a| a.ip()),
         }
     }
 

@@ -138,7 +138,7 @@ static ROUTES: &[Route] = &[
     route(Get, "/ws/tasks/{id}", Ws, |w, c| {
         h::websocket(w, c.head, c.param(0))
     }),
-    route(Get, "/", Ui, |w, _| Ok(h::index(w).into())),
+    route(Get, "/", Ui, |_, _| Ok(h::index().into())),
     route(Get, "/{*asset}", Ui, |_, c| {
         assets::asset(&c.params)
             .map(Into::into)

@@ -1,6 +1,5 @@
 //! `Web`: what the HTTP and WebSocket threads share — the core, and what only the web
-//! side knows (the bound port and address, the token, the page with the token in it,
-//! the count of open WebSockets).
+//! side knows (the bound port and address, the token, the count of open WebSockets).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -18,20 +17,16 @@ pub struct Web {
     pub token: String,
     /// Open WebSocket connections.
     pub ws_clients: AtomicUsize,
-    /// The UI page with the token in it.
-    pub index_html: Arc<[u8]>,
 }
 
 impl Web {
     pub fn new(core: Arc<Core>, host: IpAddr, port: u16, token: String) -> Web {
-        let index_html = super::assets::index_with_token(&token).into();
         Web {
             core,
             host,
             port,
             token,
             ws_clients: AtomicUsize::new(0),
-            index_html,
         }
     }
 }

@@ -40,7 +40,7 @@ describe('inventory with VMs', { timeout: 240000 }, () => {
     sim(home, 'create', '--linux', MARKUP_NAME);
     server = await startServer(home);
     ({ page, problems, context } = await newPage(browser));
-    await page.goto(server.url + '/');
+    await page.goto(server.pageUrl);
   });
   after(async () => {
     await context?.close();
@@ -122,7 +122,7 @@ describe('inventory with VMs', { timeout: 240000 }, () => {
     try {
       // Every task WebSocket is closed at once, as if a proxy or the network dropped it.
       await other.page.routeWebSocket(/\/ws\/tasks\//, (ws) => ws.close({ code: 1011, reason: 'test: dropped' }));
-      await other.page.goto(server.url + '/');
+      await other.page.goto(server.pageUrl);
       await vmItem(other.page, 'linux-a').waitFor({ timeout: 15000 });
       for (const verb of ['Start', 'Stop']) {
         await other.page.getByRole('button', { name: verb + ' linux-a', exact: true }).click();
@@ -222,7 +222,7 @@ describe('inventory with VMs', { timeout: 240000 }, () => {
   test('phone width and dark mode render', async () => {
     const phone = await newPage(browser, { viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
     try {
-      await phone.page.goto(server.url + '/');
+      await phone.page.goto(server.pageUrl);
       await vmItem(phone.page, 'linux-a').waitFor({ timeout: 15000 });
       const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 0, 'no horizontal scrolling at phone width (' + overflow + 'px)');
@@ -268,7 +268,7 @@ describe('empty inventory', { timeout: 60000 }, () => {
 
   test('shows what to do next', async () => {
     const { page } = view;
-    await page.goto(server.url + '/');
+    await page.goto(server.pageUrl);
     const empty = page.locator('#empty-all');
     await empty.waitFor({ state: 'visible', timeout: 15000 });
     assert.match(await empty.textContent(), /No virtual machines yet/);
@@ -296,7 +296,7 @@ describe('tart missing', { timeout: 60000 }, () => {
 
   test('shows a banner', async () => {
     const { page } = view;
-    await page.goto(server.url + '/');
+    await page.goto(server.pageUrl);
     const banner = page.locator('#tart-banner');
     await banner.waitFor({ state: 'visible', timeout: 15000 });
     assert.match(await banner.textContent(), /Tart was not found/);

@@ -1,17 +1,18 @@
-// The API client: the token, `api(method, path, body)` and its error type.
+// The API client: `api(method, path, body)` and its error type; the token comes from
+// token.js.
 //
 // Every call reports whether the server answered through the 'reachable' event
 // (connection.js listens) and a 401 through 'unauthorized', so this module imports
 // nothing that imports it.
 import { detailText } from './format.js';
 import { emit } from './store.js';
+import { TOKEN } from './token.js';
 
 /** Longest an API call may take before the page gives up on it (a refresh runs tart). */
 const API_TIMEOUT_MS = 10000;
 
-const tokenMeta = document.querySelector('meta[name="taartenfabriek-token"]');
-/** The API token the server put into the page. */
-export const TOKEN = tokenMeta ? tokenMeta.getAttribute('content') || '' : '';
+/** The API token for this tab (see token.js). */
+export { TOKEN };
 
 export class ApiError extends Error {
   constructor(message, status, body, network) {

@@ -4,12 +4,13 @@
 // server binary and must work offline under a strict Content-Security-Policy (no
 // inline scripts or styles). Every value that came from tart or a user is rendered
 // with textContent, never as HTML. Where things go:
-//   api.js         the API client and token        store.js     state, render, events
+//   api.js         the API client                  store.js     state, render, events
+//   token.js       the token from #token=, or asked for
 //   connection.js  heartbeat, banners, versions    inventory.js the VM and image lists
 //   tasks.js       submit/follow/restore tasks     task-view.js one task's element
 //   actions.js     operation registry (labels)     dialogs/     one file per dialog
 //   format.js vms.js   pure helpers (unit-tested)  toolbar.js   filter, sort, view
-import { TOKEN } from './api.js';
+import { TOKEN, initTokenForm } from './token.js';
 import { heartbeat, loadVersions, scheduleHeartbeat, showAuthFailed, updateConn } from './connection.js';
 import { $ } from './dom.js';
 import { initDeleteDialog } from './dialogs/delete.js';
@@ -37,7 +38,8 @@ function init() {
     if (document.visibilityState === 'visible' && state.online) refreshInventory({ quiet: true });
   });
 
-  if (!TOKEN || TOKEN === '{{TOKEN}}') showAuthFailed();
+  initTokenForm();
+  if (!TOKEN) showAuthFailed();
   updateConn();
   renderNow();
   loadVersions();

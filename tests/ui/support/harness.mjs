@@ -49,7 +49,8 @@ export function sim(home, ...args) {
 
 /**
  * Starts the server. `tart` defaults to tart-sim; pass another path to simulate a missing tart.
- * Resolves to { url, token, port, proc, stop() }.
+ * Resolves to { url, pageUrl, token, port, proc, stop() }; `pageUrl` is what the server
+ * prints to open: the page with the token in the fragment.
  */
 export async function startServer(home, opts = {}) {
   const tart = opts.tart || SIM_BIN;
@@ -91,7 +92,8 @@ export async function startServer(home, opts = {}) {
     clearTimeout(timer);
     fs.closeSync(log);
   };
-  return { url, token, port: Number(new URL(url).port), proc, stop, logPath };
+  const pageUrl = url + '/#token=' + token;
+  return { url, pageUrl, token, port: Number(new URL(url).port), proc, stop, logPath };
 }
 
 /** Calls the API directly (for setup and checks that do not belong to the UI). */

@@ -152,7 +152,6 @@ const server = http.createServer((req, res) => {
   if (!full.startsWith(www + path.sep) || !fs.existsSync(full) || !fs.statSync(full).isFile()) return send(res, 404, { detail: 'Not Found' });
   let content = fs.readFileSync(full);
   const types = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', svg: 'image/svg+xml' };
-  if (file === 'index.html') content = Buffer.from(content.toString().replace('{{TOKEN}}', TOKEN));
   res.writeHead(200, { 'Content-Type': types[file.split('.').pop()], 'Content-Security-Policy': CSP, 'Cache-Control': 'no-store' });
   res.end(content);
 });
@@ -190,5 +189,7 @@ function wsClose(socket) {
 
 const port = Number(flag('--port') || (argv[0] && !argv[0].startsWith('-') ? argv[0] : 0));
 server.listen(port, '127.0.0.1', () => {
-  console.log('taartenfabriek listening on http://127.0.0.1:' + server.address().port);
+  const url = 'http://127.0.0.1:' + server.address().port;
+  console.log('taartenfabriek listening on ' + url);
+  console.log('open ' + url + '/#token=' + TOKEN);
 });
