@@ -105,11 +105,21 @@ pub const START_IP_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// How often a start task reads the `tart run` log for the VNC line (100 ms).
 pub const START_LOG_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
+/// How long a `tart run` without a display must have held its VM before an address
+/// equal to an earlier run's lease counts for this run (5 s): starts fail after the lock
+/// within 0.5–3 s on a real Mac (the macOS guest limit, VZ errors).
+pub const START_SETTLE: Duration = Duration::from_secs(5);
+
+/// Longest VM-name part of a run log's file name (100 bytes), well inside the 255 bytes
+/// of a path component with the time stamp and `.log` added.
+pub const MAX_RUN_LOG_NAME_BYTES: usize = 100;
+
 /// Background inventory refresh interval (10 s).
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Longest VM name accepted (128 bytes); macOS allows 255 per path component.
-pub const MAX_VM_NAME_BYTES: usize = 128;
+/// Longest VM name accepted (255 bytes of UTF-8): a VM is a folder, and macOS allows
+/// 255 per path component.
+pub const MAX_VM_NAME_BYTES: usize = 255;
 
 /// Longest OCI reference accepted (512 bytes).
 pub const MAX_OCI_REFERENCE_BYTES: usize = 512;

@@ -245,7 +245,9 @@ fn config_is_cached_and_force_refresh_refetches() {
 fn start_stop_delete_lifecycle_with_exact_argv() {
     let server = TestServer::start();
     server.create_vm("ubuntu");
-    let start = server.post("/api/vms/ubuntu/start", "{}");
+    // Screen Sharing, the seed's argv (a Linux guest would default to tart's own VNC
+    // server; tests/start.rs covers the display modes).
+    let start = server.post("/api/vms/ubuntu/start", r#"{"display":"screen-sharing"}"#);
     assert_eq!(start.status, 202, "{}", start.text());
     let task = start.json();
     assert_task_shape(&task);
@@ -364,7 +366,10 @@ fn start_fails_with_exit_code_and_stderr_when_tart_run_exits() {
         .push(("TART_SIM_VNC_TIMEOUT_MS".into(), "300".into()));
     let server = TestServer::start_with(setup);
     server.create_vm("ubuntu");
-    let start = server.post("/api/vms/ubuntu/start", "{}").json();
+    // `--vnc` ends a guest without a lease: what Screen Sharing does to a Linux guest.
+    let start = server
+        .post("/api/vms/ubuntu/start", r#"{"display":"screen-sharing"}"#)
+        .json();
     let task = server.wait_task(start["id"].as_str().unwrap());
     assert_eq!(task["status"], "failed", "{task}");
     assert_eq!(task["exit_code"], 1);
@@ -503,8 +508,9 @@ fn actions_on_unknown_or_invalid_vms() {
     for action in ["start", "stop", "delete"] {
         let r = server.post(&format!("/api/vms/nope/{action}"), "{}");
         assert_eq!(r.status, 404, "{action}: {}", r.text());
+        // No VM can be named so (api-next.md §1): 404, and tart never runs.
         let r = server.post(&format!("/api/vms/-rf/{action}"), "{}");
-        assert_eq!(r.status, 400, "{action}: {}", r.text());
+        assert_eq!(r.status, 404, "{action}: {}", r.text());
     }
     assert!(server.mutating_invocations().is_empty());
 }

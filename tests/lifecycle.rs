@@ -237,8 +237,13 @@ fn clone_a_local_vm_and_start_it() {
     assert_eq!(done["action"], "clone_vm");
     assert_eq!(done["vm_name"], "copy");
     assert_eq!(done["result"]["name"], "copy");
-    assert!(done["result"]["ip_address"].is_string(), "{done}");
-    assert!(done["result"]["vnc_url"].is_string());
+    // A Linux guest starts with tart's own VNC server: its URL proves the start; the IP
+    // comes later (issue 12).
+    let url = done["result"]["vnc_url"].as_str().unwrap_or_default();
+    assert!(
+        url.starts_with("vnc://:") && url.contains("@127.0.0.1:"),
+        "{done}"
+    );
     assert!(ran(&server, &["clone", "--", "src", "copy"]));
     eventually("the clone runs", || {
         (server.get("/api/vms/copy").json()["status"] == "running").then_some(())

@@ -39,7 +39,13 @@ fn every_script_does_its_action() {
     let listed = stdout_json(&script(&server, "list", &[]));
     assert_eq!(listed, refreshed);
 
+    // A Linux guest gets tart's own VNC server: its URL, not (yet) an IP.
     let started = stdout_json(&script(&server, "start", &["ubuntu"]));
+    assert_eq!(started["status"], "completed");
+    assert!(started["result"]["vnc_url"].is_string());
+    let stopped = stdout_json(&script(&server, "stop", &["ubuntu"]));
+    assert_eq!(stopped["status"], "completed");
+    let started = stdout_json(&script(&server, "start", &["ubuntu", "screen-sharing"]));
     assert_eq!(started["status"], "completed");
     assert!(started["result"]["ip_address"].is_string());
 
@@ -125,7 +131,7 @@ fn lifecycle_scripts_do_their_actions() {
     ));
     assert_eq!(made["status"], "completed");
     let cloned = stdout_json(&script(&server, "clone", &["dev", "dev2", "--start"]));
-    assert!(cloned["result"]["ip_address"].is_string(), "{cloned}");
+    assert!(cloned["result"]["vnc_url"].is_string(), "{cloned}");
     stdout_json(&script(&server, "stop", &["dev2"]));
     let set = stdout_json(&script(
         &server,
@@ -163,4 +169,20 @@ fn lifecycle_scripts_do_their_actions() {
     assert_eq!(keychain, "ghcr.io me\n");
     let out = stdout_json(&script(&server, "logout", &["ghcr.io"]));
     assert_eq!(out["status"], "completed");
+}
+
+/// Names with spaces and any Unicode go through the scripts as UTF-8 path segments.
+#[test]
+fn scripts_take_any_name_tart_accepts() {
+    let server = TestServer::start();
+    let name = "taart ü 文 (dev)";
+    server.create_vm(name);
+    let started = stdout_json(&script(&server, "start", &[name, "none"]));
+    assert_eq!(started["status"], "completed");
+    assert_eq!(started["vm_name"], name);
+    let stopped = stdout_json(&script(&server, "stop", &[name]));
+    assert_eq!(stopped["status"], "completed");
+    let deleted = stdout_json(&script(&server, "delete", &[name]));
+    assert_eq!(deleted["status"], "completed");
+    assert!(!server.tart_home().join("vms").join(name).exists());
 }

@@ -30,7 +30,7 @@ json_field() {
 }
 
 # urlencode TEXT: percent-encodes a path segment (VM names, image references), byte by
-# byte, so any Unicode name works.
+# byte, so spaces and any Unicode in a VM name arrive as the UTF-8 the server expects.
 urlencode() {
   local LC_ALL=C
   local s="$1" out="" c i

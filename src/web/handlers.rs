@@ -11,7 +11,7 @@ use super::reply::{Body, Reply, Routed};
 use super::request::Head;
 use super::state::Web;
 use crate::backend::tart::TartError;
-use crate::core::inventory::Vm;
+use crate::core::inventory::{Change, Vm};
 use crate::core::tasks::{Action, actions};
 use crate::core::validate;
 use crate::web::error::Error;
@@ -58,7 +58,7 @@ pub fn refresh_vms(app: &Web) -> Reply {
 ///
 /// A name that is neither a valid VM name nor an OCI reference cannot be one tart would
 /// list, so it gets its 404 without running `tart` (SECURITY.md promise 6).
-fn find_vm(app: &Web, name: &str) -> Result<Vm, Error> {
+pub(crate) fn find_vm(app: &Web, name: &str) -> Result<Vm, Error> {
     if let Some(vm) = app.core.inventory.vm(name) {
         return Ok(vm);
     }
@@ -70,6 +70,31 @@ fn find_vm(app: &Web, name: &str) -> Result<Vm, Error> {
         .inventory
         .vm(name)
         .ok_or_else(|| Error::NotFound(format!("VM {name:?} not found")))
+}
+
+/// A VM name taken from a path: one that breaks the name rule names no VM that can
+/// exist, hence a 404 (api-next.md §1), saying which rule.
+pub(crate) fn path_name(name: &str) -> Result<(), Error> {
+    validate::vm_name(name)
+        .map_err(|why| Error::NotFound(format!("no VM is named {name:?}: {why}")))
+}
+
+/// Whether `name` still runs, asked afresh before a 409 that the cached list suggests: a
+/// VM stopped with the tart CLI or by its guest a moment ago must not be refused. Asks
+/// the run lock when the home is ours to read, else refreshes the list.
+pub(crate) fn still_running(app: &Web, name: &str) -> bool {
+    if let Some(holds) = app.core.tart.run_holds(name) {
+        if !holds {
+            app.core.inventory.apply(name, Change::Stopped);
+            app.core.request_refresh();
+        }
+        return holds;
+    }
+    let _ = app.core.inventory.refresh(&app.core.tart);
+    app.core
+        .inventory
+        .vm(name)
+        .is_some_and(|vm| vm.status == "running")
 }
 
 pub fn get_vm(app: &Web, name: &str) -> Result<Reply, Error> {
@@ -98,7 +123,7 @@ pub fn vm_config(app: &Web, name: &str, target: &Target) -> Result<Reply, Error>
             "{name:?} is an OCI image; configuration is only available for local VMs"
         )));
     }
-    validate::vm_name(name).map_err(Error::BadRequest)?;
+    path_name(name)?;
     match app.core.inventory.config(&app.core.tart, name, force) {
         Ok(config) => Ok(Reply::json(200, &config)),
         Err(e) => Err(tart_error(e, name)),
@@ -125,22 +150,8 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-pub fn start(app: &Arc<Web>, name: &str) -> Result<Reply, Error> {
-    validate::vm_name(name).map_err(Error::BadRequest)?;
-    let vm = find_vm(app, name)?;
-    if vm.source.as_deref() == Some("oci") {
-        return Err(Error::BadRequest(format!(
-            "{name:?} is an OCI image; clone it to a local VM to run it"
-        )));
-    }
-    if vm.status == "running" {
-        return Err(Error::Conflict(format!("VM {name:?} is already running")));
-    }
-    accepted(actions::submit(&app.core, Action::StartVm, name)?)
-}
-
 pub fn stop(app: &Arc<Web>, name: &str) -> Result<Reply, Error> {
-    validate::vm_name(name).map_err(Error::BadRequest)?;
+    path_name(name)?;
     find_vm(app, name)?;
     accepted(actions::submit(&app.core, Action::StopVm, name)?)
 }
@@ -148,13 +159,13 @@ pub fn stop(app: &Arc<Web>, name: &str) -> Result<Reply, Error> {
 pub fn delete(app: &Arc<Web>, name: &str) -> Result<Reply, Error> {
     if validate::vm_name(name).is_err() {
         validate::oci_reference(name).map_err(|_| {
-            Error::BadRequest(format!(
+            Error::NotFound(format!(
                 "{name:?} is neither a valid VM name nor a valid OCI reference"
             ))
         })?;
     }
     let vm = find_vm(app, name)?;
-    if vm.status == "running" {
+    if vm.status == "running" && still_running(app, name) {
         return Err(Error::Conflict(format!(
             "VM {name:?} is running; stop it first"
         )));

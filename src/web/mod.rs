@@ -16,6 +16,7 @@ pub mod query;
 pub mod reply;
 pub mod request;
 pub mod routes;
+pub mod start;
 pub mod state;
 pub mod ws;
 

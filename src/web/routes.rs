@@ -123,7 +123,8 @@ static ROUTES: &[Route] = &[
         h::vm_config(w, c.param(0), &c.head.target).map(Into::into)
     }),
     route(Post, "/api/vms/{name}/start", Api, |w, c| {
-        h::start(w, c.param(0)).map(Into::into)
+        let name = c.param(0).to_string();
+        crate::web::start::start(w, &name, c.body).map(Into::into)
     }),
     route(Post, "/api/vms/{name}/stop", Api, |w, c| {
         h::stop(w, c.param(0)).map(Into::into)

@@ -19,7 +19,9 @@ use super::parse::{self, VmDetails};
 use crate::limits::MAX_VM_CONFIG_FILE_BYTES;
 
 /// Where `tart` keeps its VMs, as a child of ours sees it: `TART_HOME` from the extra
-/// child environment or ours, else `~/.tart`.
+/// child environment or ours, else `.tart` in the home folder tart finds: the passwd
+/// entry's (as Foundation does), and `$HOME` only when there is none. Under `sudo` with
+/// `HOME` kept, or a launchd job, `$HOME` can name another user's folder.
 pub fn tart_home(child_env: &[(OsString, OsString)]) -> Option<PathBuf> {
     let from_child_env = child_env
         .iter()
@@ -29,7 +31,9 @@ pub fn tart_home(child_env: &[(OsString, OsString)]) -> Option<PathBuf> {
     if let Some(home) = from_child_env.or_else(|| std::env::var_os("TART_HOME")) {
         return Some(PathBuf::from(home));
     }
-    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".tart"))
+    super::os::passwd_home()
+        .or_else(|| std::env::var_os("HOME").map(PathBuf::from))
+        .map(|home| home.join(".tart"))
 }
 
 /// Whether `home` is the folder `tart list` listed: each listed local VM has a folder

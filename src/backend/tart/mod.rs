@@ -4,8 +4,10 @@
 
 pub mod home;
 pub mod lifecycle;
+pub mod os;
 pub mod parse;
 pub mod prune;
+pub mod run;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,11 +37,6 @@ impl std::fmt::Display for TartError {
 
 fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
-}
-
-/// `tart run --vnc --no-graphics -- <name>`: the start action.
-pub fn run_args(name: &str) -> Vec<String> {
-    strings(&["run", "--vnc", "--no-graphics", "--", name])
 }
 
 /// `tart stop --timeout 30 -- <name>`: the stop action.
@@ -132,6 +129,12 @@ impl Tart {
     /// [`home`]); `None` means ask [`Tart::get`]. Use it after [`Tart::home_lists`].
     pub fn local_settings(&self, name: &str) -> Option<VmDetails> {
         home::read_vm_settings(self.home.as_ref()?, name)
+    }
+
+    /// Whether a `tart run` holds local VM `name` now (its `config.json` lock, asked
+    /// the way `tart list` asks); `None` when the home is not ours to read.
+    pub fn run_holds(&self, name: &str) -> Option<bool> {
+        os::run_lock_holder(self.home.as_ref()?, name).map(|holder| holder.is_some())
     }
 
     /// `tart ip -- <name>`: `Ok(None)` when tart found no address (exit 1).

@@ -10,18 +10,19 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::process::{Child, ExitStatus};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::Receiver;
 use serde_json::json;
 
 use super::model::{Action, Task, TaskStatus};
 use super::scheduler::QueueFull;
-use crate::backend::tart::parse::{clean_line, ip_from_vnc_url, progress, vnc_url};
+use crate::backend::tart::parse::{clean_line, progress};
+use crate::backend::tart::run::StartOptions;
 use crate::backend::tart::{self, Line, Outcome};
 use crate::core::Core;
 use crate::core::inventory::Change;
-use crate::limits::{MAX_RUN_LOGS, START_IP_POLL_INTERVAL, START_LOG_POLL_INTERVAL};
+use crate::limits::{MAX_RUN_LOG_NAME_BYTES, MAX_RUN_LOGS};
 use crate::process::supervisor::LineSplitter;
 
 /// Creates a task for `action` on `target` (a VM name or, for pulls, a reference) and
@@ -219,125 +220,36 @@ fn pull(app: &Core, id: &str, reference: &str) {
     finish(app, id, "pull", &outcome, app.config.timeouts.pull, result);
 }
 
-/// Starts `tart run --vnc --no-graphics -- <name>` detached, then waits for the VM's IP:
-/// from the `VNC server is running at vnc://<ip>` line in its log, or from `tart ip`.
-/// Fails with the exit code and the log's tail if `tart run` ends first.
+/// Starts `name` with the default options (the display its OS gets); see [`super::start`].
 pub(crate) fn start(app: &Arc<Core>, id: &str, name: &str) {
-    let args = tart::run_args(name);
-    let argv = app.tart.runner().argv(&args);
-    app.tasks.update(id, |t| {
-        t.status = TaskStatus::Running;
-        t.command = Some(argv);
-    });
-    let (log_path, log) = match open_run_log(app, name) {
-        Ok(pair) => pair,
-        Err(e) => {
-            app.tasks.update(id, |t| {
-                t.fail(format!("cannot create the tart run log: {e}"))
-            });
-            return;
+    super::start::start(app, id, name, &StartOptions::default());
+}
+
+/// A VM name as a file-name stem: letters and digits of any script, `.`, `_`, `-` and
+/// `+` kept, anything else (spaces, `/`, control characters, punctuation) as `_`, a
+/// leading `.` as `_` (no hidden files, no `..`), at most [`MAX_RUN_LOG_NAME_BYTES`]
+/// bytes. Two names may share a stem; the time stamp keeps their logs apart.
+fn log_file_stem(name: &str) -> String {
+    let mut stem = String::new();
+    for c in name.chars() {
+        let keep = c.is_alphanumeric() || "._-+".contains(c);
+        let c = if keep { c } else { '_' };
+        if stem.len() + c.len_utf8() > MAX_RUN_LOG_NAME_BYTES {
+            break;
         }
-    };
-    let child = match app.tart.runner().spawn_detached(&args, &log) {
-        Ok(child) => child,
-        Err(e) => {
-            app.tasks.update(id, |t| t.fail(e.to_string()));
-            return;
-        }
-    };
-    let exited = spawn_run_reaper(Arc::downgrade(app), child, name.to_string());
-    let mut follower = LogFollower::open(log_path);
-    let deadline = Instant::now() + app.config.timeouts.start_ip;
-    let mut next_ip_poll = Instant::now() + START_IP_POLL_INTERVAL;
-    loop {
-        let lines = follower.read_new_lines();
-        let vnc = lines.iter().find_map(|l| vnc_url(l));
-        if !lines.is_empty() {
-            app.tasks
-                .update(id, |t| lines.into_iter().for_each(|l| t.push_log(l)));
-        }
-        if let Some(url) = vnc {
-            let ip = ip_from_vnc_url(&url).or_else(|| app.tart.ip(name).ok().flatten());
-            return started(app, id, name, ip, Some(url));
-        }
-        match exited.recv_timeout(START_LOG_POLL_INTERVAL) {
-            Ok(status) => return run_ended_early(app, id, status, &mut follower),
-            Err(RecvTimeoutError::Disconnected) => {
-                app.tasks
-                    .update(id, |t| t.fail("lost track of the tart run process"));
-                return;
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-        }
-        if Instant::now() >= next_ip_poll {
-            if let Ok(Some(ip)) = app.tart.ip(name) {
-                return started(app, id, name, Some(ip), None);
-            }
-            next_ip_poll = Instant::now() + START_IP_POLL_INTERVAL;
-        }
-        if app.shutting_down() {
-            return fail_keep_running(
-                app,
-                id,
-                "the server is shutting down before the VM reported an IP",
-            );
-        }
-        if Instant::now() >= deadline {
-            let why = format!(
-                "no IP address after {} s",
-                app.config.timeouts.start_ip.as_secs()
-            );
-            return fail_keep_running(app, id, &why);
-        }
+        stem.push(c);
     }
+    if stem.starts_with('.') {
+        stem.replace_range(..1, "_");
+    }
+    if stem.is_empty() {
+        stem.push('_');
+    }
+    stem
 }
 
-fn started(app: &Core, id: &str, name: &str, ip: Option<String>, url: Option<String>) {
-    let vnc_url = url.or_else(|| ip.as_ref().map(|ip| format!("vnc://{ip}")));
-    app.inventory
-        .apply(name, Change::Started { ip: ip.clone() });
-    app.tasks.update(id, |t| {
-        t.status = TaskStatus::Completed;
-        t.result = Some(json!({
-            "message": format!("VM {name} started"),
-            "ip_address": ip,
-            "vnc_url": vnc_url,
-        }));
-    });
-}
-
-fn fail_keep_running(app: &Core, id: &str, why: &str) {
-    app.tasks.update(id, |t| {
-        t.fail(format!(
-            "{why}; the VM may still be running (tart run was left alone)"
-        ))
-    });
-}
-
-fn run_ended_early(app: &Core, id: &str, status: ExitStatus, follower: &mut LogFollower) {
-    use std::os::unix::process::ExitStatusExt;
-    let lines = follower.read_new_lines();
-    let tail = follower.tail();
-    app.tasks.update(id, |t| {
-        lines.into_iter().for_each(|l| t.push_log(l));
-        t.exit_code = status.code();
-        t.set_stderr(&tail);
-        let how = match (status.code(), status.signal()) {
-            (Some(c), _) => format!("exit code {c}"),
-            (None, Some(s)) => format!("signal {s}"),
-            _ => "no exit status".to_string(),
-        };
-        let last = tail.lines().last().unwrap_or("").trim().to_string();
-        t.fail(if last.is_empty() {
-            format!("tart run ended before the VM got an IP ({how})")
-        } else {
-            format!("tart run ended before the VM got an IP ({how}): {last}")
-        });
-    });
-}
-
-/// `<data-dir>/logs/<name>-<unix time>.log`, created 0600 in a 0700 folder.
-fn open_run_log(app: &Core, name: &str) -> std::io::Result<(PathBuf, File)> {
+/// `<data-dir>/logs/<sanitized name>-<unix time>.log`, created 0600 in a 0700 folder.
+pub(super) fn open_run_log(app: &Core, name: &str) -> std::io::Result<(PathBuf, File)> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = app.config.data_dir.join("logs");
     fs::DirBuilder::new()
@@ -349,7 +261,7 @@ fn open_run_log(app: &Core, name: &str) -> std::io::Result<(PathBuf, File)> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or(0);
-    let path = dir.join(format!("{name}-{stamp}.log"));
+    let path = dir.join(format!("{}-{stamp}.log", log_file_stem(name)));
     let file = OpenOptions::new()
         .create(true)
         .append(true)
@@ -380,7 +292,11 @@ fn prune_run_logs(dir: &std::path::Path) {
 /// Waits for a detached `tart run` on its own thread, so it never becomes a zombie, and
 /// refreshes the inventory when the VM stops. The thread holds only a weak reference:
 /// a VM may run for days after the server stopped.
-fn spawn_run_reaper(app: Weak<Core>, mut child: Child, name: String) -> Receiver<ExitStatus> {
+pub(super) fn spawn_run_reaper(
+    app: Weak<Core>,
+    mut child: Child,
+    name: String,
+) -> Receiver<ExitStatus> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let spawned = std::thread::Builder::new()
         .name(format!("reaper-{}", child.id()))
@@ -409,14 +325,14 @@ fn spawn_run_reaper(app: Weak<Core>, mut child: Child, name: String) -> Receiver
 }
 
 /// Reads a growing log file line by line.
-struct LogFollower {
+pub(super) struct LogFollower {
     path: PathBuf,
     file: Option<File>,
     splitter: LineSplitter,
 }
 
 impl LogFollower {
-    fn open(path: PathBuf) -> LogFollower {
+    pub(super) fn open(path: PathBuf) -> LogFollower {
         let file = File::open(&path).ok();
         LogFollower {
             path,
@@ -426,7 +342,7 @@ impl LogFollower {
     }
 
     /// The complete lines written since the last call, cleaned.
-    fn read_new_lines(&mut self) -> Vec<String> {
+    pub(super) fn read_new_lines(&mut self) -> Vec<String> {
         let Some(file) = self.file.as_mut() else {
             return Vec::new();
         };
@@ -440,7 +356,7 @@ impl LogFollower {
     }
 
     /// The last few KiB of the whole log, for the task's `stderr`.
-    fn tail(&self) -> String {
+    pub(super) fn tail(&self) -> String {
         let Ok(mut file) = File::open(&self.path) else {
             return String::new();
         };
@@ -459,6 +375,17 @@ impl LogFollower {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_log_names_are_sanitized() {
+        assert_eq!(log_file_stem("ubuntu-22.04"), "ubuntu-22.04");
+        assert_eq!(log_file_stem("my vm (dev)"), "my_vm__dev_");
+        assert_eq!(log_file_stem("taart-ü-文"), "taart-ü-文");
+        assert_eq!(log_file_stem(".."), "_.");
+        assert_eq!(log_file_stem("a/b\nc"), "a_b_c");
+        let long = log_file_stem(&"é".repeat(200));
+        assert!(long.len() <= MAX_RUN_LOG_NAME_BYTES && long.starts_with('é'));
+    }
 
     #[test]
     fn run_logs_are_pruned_oldest_first() {

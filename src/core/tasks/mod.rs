@@ -3,12 +3,13 @@
 //!
 //! `model` is the Task as the API shows it, `store` keeps tasks and their subscribers,
 //! `journal` makes them survive restarts, `scheduler` runs jobs with per-VM ordering, and
-//! `actions` are the job bodies that drive `tart`.
+//! `actions` are the job bodies that drive `tart` (`start` the one that starts a VM).
 
 pub mod actions;
 pub mod journal;
 pub mod model;
 pub mod scheduler;
+pub mod start;
 pub mod store;
 
 pub use model::{Action, Task};
