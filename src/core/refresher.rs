@@ -1,5 +1,5 @@
-//! The background refresher: refreshes the inventory at start, every
-//! `refresh_interval`, and whenever someone asks for it. Requests made while one is
+//! The background refresher: warns about an old tart and refreshes the inventory at
+//! start, then refreshes every `refresh_interval`, and whenever someone asks for it. Requests made while one is
 //! pending are merged into it, so many finished tasks cost one refresh, not one each.
 //!
 //! Threading: one thread, [`spawn_refresher`]; it holds the only long-running call to
@@ -42,6 +42,7 @@ pub fn spawn_refresher(core: Arc<Core>) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("inventory-refresh".into())
         .spawn(move || {
+            warn_about_old_tart(&core);
             core.refresh_quietly();
             let ticker = match core.config.refresh_interval {
                 Some(interval) => crossbeam_channel::tick(interval),
@@ -60,4 +61,14 @@ pub fn spawn_refresher(core: Arc<Core>) -> JoinHandle<()> {
             }
         })
         .expect("cannot start the refresh thread")
+}
+
+/// At start: says on stderr when the installed tart is one this server cannot drive well
+/// (see `backend::tart::version`); the same words are in `GET /api/tart/version`.
+fn warn_about_old_tart(core: &Core) {
+    if let Ok(version) = core.tart_version() {
+        for warning in crate::backend::tart::version::warnings(&version) {
+            eprintln!("taartenfabriek: warning: {warning}");
+        }
+    }
 }

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use crossbeam_channel::{Receiver, TryRecvError};
 
+use crate::backend::tart::version::BinaryId;
 use crate::backend::tart::{Tart, TartError};
 use crate::config::Config;
 use crate::core::inventory::Inventory;
@@ -25,7 +26,8 @@ pub struct Core {
     pub refresher: Refresher,
     /// Disconnected when the server shuts down.
     shutdown: Receiver<()>,
-    tart_version: Mutex<Option<String>>,
+    /// The last `tart --version` answer and the binary that gave it.
+    tart_version: Mutex<Option<(BinaryId, String)>>,
 }
 
 impl Core {
@@ -58,14 +60,21 @@ impl Core {
         &self.shutdown
     }
 
-    /// `tart --version`, asked once and remembered after it succeeded.
+    /// `tart --version` of the tart installed now: remembered only while the binary it
+    /// came from is unchanged (an upgrade or an uninstall is seen at the next call).
     pub fn tart_version(&self) -> Result<String, TartError> {
-        if let Some(v) = lock(&self.tart_version).clone() {
-            return Ok(v);
+        let binary = self.tart.binary();
+        if let (Some(now), Some((then, version))) = (&binary, lock(&self.tart_version).as_ref())
+            && now == then
+        {
+            return Ok(version.clone());
         }
-        let v = self.tart.version()?;
-        *lock(&self.tart_version) = Some(v.clone());
-        Ok(v)
+        let version = self.tart.version();
+        *lock(&self.tart_version) = match (&version, binary) {
+            (Ok(v), Some(binary)) => Some((binary, v.clone())),
+            _ => None,
+        };
+        version
     }
 
     /// Asks the background refresher for a refresh soon, without waiting for it.

@@ -125,6 +125,11 @@ impl TartRunner {
         }
     }
 
+    /// The program every call runs (as configured: a path or a name looked up on `PATH`).
+    pub fn program(&self) -> &std::path::Path {
+        &self.program
+    }
+
     /// The variables every child gets on top of our own environment.
     pub fn child_env(&self) -> &[(OsString, OsString)] {
         &self.env

@@ -29,7 +29,16 @@ pub fn index() -> Reply {
 
 pub fn tart_version(app: &Web) -> Result<Reply, Error> {
     match app.core.tart_version() {
-        Ok(version) => Ok(Reply::json(200, &json!({ "version": version }))),
+        Ok(version) => {
+            let warnings = crate::backend::tart::version::warnings(&version);
+            let mut answer = json!({ "version": version });
+            // Only for a tart this server cannot drive well: `supported` and why.
+            if !warnings.is_empty() {
+                answer["supported"] = json!(false);
+                answer["warnings"] = json!(warnings);
+            }
+            Ok(Reply::json(200, &answer))
+        }
         Err(TartError::Unavailable(why)) => {
             Err(Error::Unavailable(format!("tart not found: {why}")))
         }

@@ -302,3 +302,29 @@ describe('tart missing', { timeout: 60000 }, () => {
     await shot(page, '17-tart-missing');
   });
 });
+
+describe('tart too old', { timeout: 60000 }, () => {
+  let home;
+  let server;
+  let view;
+  before(async () => {
+    home = makeHome('oldtart');
+    home.env.TART_SIM_VERSION = '1.9.1';
+    server = await startServer(home);
+    view = await newPage(browser);
+  });
+  after(async () => {
+    await view?.context.close();
+    await server?.stop();
+  });
+
+  test('shows what the old tart breaks', async () => {
+    const { page } = view;
+    await page.goto(server.pageUrl);
+    const banner = page.locator('#tart-old-banner');
+    await banner.waitFor({ state: 'visible', timeout: 15000 });
+    assert.match(await banner.textContent(), /tart 1\.9\.1 waits for a VM's IP/);
+    assert.equal(await page.locator('#tart-banner').isVisible(), false);
+    await shot(page, '18-tart-too-old');
+  });
+});

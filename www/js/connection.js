@@ -71,6 +71,10 @@ export async function loadVersions() {
     const tart = await api('GET', '/api/tart/version');
     $('tart-banner').hidden = true;
     if (tart && tart.version) parts.push('tart ' + tart.version);
+    // An old tart the server cannot drive well: the server says what breaks.
+    const warnings = (tart && Array.isArray(tart.warnings)) ? tart.warnings.map(String) : [];
+    $('tart-old-detail').textContent = warnings.join(' ');
+    $('tart-old-banner').hidden = warnings.length === 0;
   } catch (err) {
     if (!err.network && err.status !== 401) {
       $('tart-banner-detail').textContent = err.message;

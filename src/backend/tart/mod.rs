@@ -8,6 +8,7 @@ pub mod os;
 pub mod parse;
 pub mod prune;
 pub mod run;
+pub mod version;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -94,6 +95,11 @@ impl Tart {
             let message = format!("tart {} failed: {}", args[0], outcome.describe(timeout));
             Err(TartError::Failed { message, outcome })
         }
+    }
+
+    /// The identity of the binary a call would run now (see [`version::BinaryId`]).
+    pub fn binary(&self) -> Option<version::BinaryId> {
+        version::identify(self.runner.program(), self.runner.child_env())
     }
 
     /// `tart --version`, trimmed (`2.32.1`, or `SNAPSHOT` for self-built binaries).
