@@ -118,12 +118,24 @@ fn a_vm_goes_through_the_stages_to_running_on_a_watch_stream() {
             .starts_with("worker-")
     );
     assert_eq!(running["object"]["observedGeneration"], 0);
-    // Every status message on the way, in order (the watch sees every write).
-    let mut messages = Vec::new();
-    let mut replay = sim.watch("ci-2");
+    // Every status message on the way, in order (the watch sees every write). The VM
+    // waits on a cluster without workers, so the watch is surely subscribed (its first
+    // line came) before a worker appears and the stages begin.
+    let empty = OrchardSim::start(&["--workers", "0"]);
     create(
-        &sim,
+        &empty,
         json!({"name": "ci-2", "image": "ghcr.io/x/y:1", "imagePullPolicy": "Always"}),
+    );
+    let mut replay = empty.watch("ci-2");
+    let mut messages = vec![
+        replay.next()["object"]["status_message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    ];
+    assert_eq!(
+        empty.control("/workers", json!({"name": "late"})).status,
+        200
     );
     loop {
         let m = replay.next();
@@ -149,18 +161,22 @@ fn a_vm_goes_through_the_stages_to_running_on_a_watch_stream() {
         ]
     );
     assert_eq!(
-        sim.call("DELETE", "/v1/vms/ci-2", Some(ADMIN), None).status,
+        empty
+            .call("DELETE", "/v1/vms/ci-2", Some(ADMIN), None)
+            .status,
         200
     );
     let gone = replay.until(|m| m["type"] == "DELETED");
     assert_eq!(gone["object"]["generation"], 0, "a zero VM");
     assert!(gone["object"].get("name").is_none());
     assert_eq!(
-        sim.call("GET", "/v1/vms/ci-2", Some(ADMIN), None).status,
+        empty.call("GET", "/v1/vms/ci-2", Some(ADMIN), None).status,
         404
     );
     assert_eq!(
-        sim.call("DELETE", "/v1/vms/ci-2", Some(ADMIN), None).status,
+        empty
+            .call("DELETE", "/v1/vms/ci-2", Some(ADMIN), None)
+            .status,
         404
     );
 }

@@ -102,6 +102,12 @@ fn main() {
     }
     let _ = std::io::stdout().flush();
     lifecycle::spawn_ticker(store.clone());
+    if opts.exit_with_stdin {
+        thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            std::process::exit(0);
+        });
+    }
     for request in server.incoming_requests() {
         let (store, auth) = (store.clone(), auth.clone());
         let spawned = thread::Builder::new()

@@ -29,6 +29,8 @@ OPTIONS:
     --offline-after-ms MS     a worker silent this long is offline [default 180000]
     --vm NAME=IMAGE           a VM created at start (repeatable)
     --fail-image TEXT         VMs whose image contains TEXT fail while cloning (repeatable)
+    --exit-with-stdin         exit when stdin reaches its end (a parent that dies takes
+                              the simulator with it)
     -h, --help                print this help
 ";
 
@@ -63,6 +65,7 @@ pub struct Options {
     pub offline_after: Duration,
     pub vms: Vec<(String, String)>,
     pub fail_images: Vec<String>,
+    pub exit_with_stdin: bool,
 }
 
 impl Options {
@@ -80,6 +83,7 @@ impl Options {
             offline_after: Duration::from_secs(180),
             vms: Vec::new(),
             fail_images: Vec::new(),
+            exit_with_stdin: false,
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -109,6 +113,7 @@ impl Options {
                     o.vms.push((name.into(), image.into()));
                 }
                 "--fail-image" => o.fail_images.push(value()?),
+                "--exit-with-stdin" => o.exit_with_stdin = true,
                 other => return Err(format!("unknown flag {other:?}")),
             }
         }
