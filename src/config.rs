@@ -78,6 +78,38 @@ pub struct Config {
     pub persist_tasks: bool,
     /// Per-kind `tart` timeouts; see [`Timeouts`].
     pub timeouts: Timeouts,
+    /// An Orchard controller whose VMs are shown beside the local ones (`--orchard`).
+    pub orchard: Option<OrchardConfig>,
+    /// Hide the local tart backend: list and drive only the cluster (`--no-local`).
+    pub no_local: bool,
+}
+
+/// How to reach an Orchard controller (see docs/orchard.md).
+#[derive(Clone, PartialEq, Eq)]
+pub struct OrchardConfig {
+    /// `http://host:port` (plain HTTP) or `https://...` (TLS through curl).
+    pub url: String,
+    /// The service account; `None` sends no credentials (an `orchard dev` controller).
+    pub account: Option<String>,
+    /// The service account's token (from the environment or a file, never a flag).
+    pub token: Option<String>,
+    /// The controller's own certificate (PEM) to pin for TLS.
+    pub cert: Option<PathBuf>,
+    /// Use curl for plain HTTP too (tests the TLS path's transport without TLS).
+    pub via_curl: bool,
+}
+
+impl std::fmt::Debug for OrchardConfig {
+    // Never prints the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrchardConfig")
+            .field("url", &self.url)
+            .field("account", &self.account)
+            .field("token", &self.token.as_ref().map(|_| "<hidden>"))
+            .field("cert", &self.cert)
+            .field("via_curl", &self.via_curl)
+            .finish()
+    }
 }
 
 impl Config {
@@ -93,6 +125,8 @@ impl Config {
             tart_env: Vec::new(),
             persist_tasks: true,
             timeouts: Timeouts::default(),
+            orchard: None,
+            no_local: false,
         }
     }
 

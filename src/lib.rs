@@ -18,12 +18,13 @@ mod config;
 pub mod console;
 mod core;
 pub mod demo;
+pub mod demo_cluster;
 pub mod limits;
 mod process;
 mod server;
 mod util;
 mod web;
 
-pub use config::{Config, Timeouts};
+pub use config::{Config, OrchardConfig, Timeouts};
 pub use server::{Server, StartError};
 pub use util::data_dir::running_server_url;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use taartenfabriek::Timeouts;
-use taartenfabriek::{Config, Server, demo};
+use taartenfabriek::{Config, OrchardConfig, Server, demo, demo_cluster};
 
 const USAGE: &str = "\
 taartenfabriek — a local web app and API that manages Tart virtual machines
@@ -28,36 +28,74 @@ OPTIONS:
                          instead of the per-kind defaults (30 s queries ... 3 h pulls)
                          [env TARTVM_TART_TIMEOUT_SECS]
     --demo               serve the bundled tart simulator with a demo home of sample VMs
+    --orchard URL        also show and drive the VMs of an Orchard cluster: http://host:port
+                         (plain HTTP) or https://host:port (TLS through curl)
+                         [env TARTVM_ORCHARD_URL]
+    --orchard-account NAME
+                         the Orchard service account [env TARTVM_ORCHARD_ACCOUNT]; its token
+                         comes from env TARTVM_ORCHARD_TOKEN or --orchard-token-file
+    --orchard-token-file PATH
+                         read the service account's token from PATH
+    --orchard-cert PATH  the controller's own certificate (PEM) to trust, and only it
+    --no-local           show only the Orchard cluster, not this Mac's tart VMs
+    --demo-cluster       start the bundled Orchard simulator with sample workers and VMs
     --allow-non-loopback-i-know-this-exposes-my-vms
                          allow a --host other than loopback: anyone who can reach it controls your VMs
     -h, --help           print this help
     -V, --version        print the version
 ";
 
+/// What the command line and environment say beyond `Config`.
+#[derive(Default)]
+struct Modes {
+    demo: bool,
+    demo_cluster: bool,
+    orchard_url: Option<String>,
+    orchard_account: Option<String>,
+    orchard_token: Option<String>,
+    orchard_token_file: Option<PathBuf>,
+    orchard_cert: Option<PathBuf>,
+    orchard_via_curl: bool,
+}
+
 fn main() -> ExitCode {
     let mut config = Config::from_home_env();
-    let mut demo_mode = false;
+    let mut modes = Modes::default();
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let url_command = args.first().is_some_and(|a| a == "url");
     if url_command {
         args.remove(0);
     }
-    if let Err(e) =
-        apply_env(&mut config).and_then(|()| apply_args(args, &mut config, &mut demo_mode))
+    if let Err(e) = apply_env(&mut config, &mut modes)
+        .and_then(|()| apply_args(args, &mut config, &mut modes))
+        .and_then(|()| apply_orchard(&mut config, &modes))
     {
         eprintln!("taartenfabriek: {e}\n\n{USAGE}");
         return ExitCode::from(2);
     }
     if url_command {
-        if demo_mode {
+        if modes.demo {
             config.data_dir = config.data_dir.join(demo::DEMO_FOLDER);
         }
         return print_url(&config.data_dir);
     }
-    if demo_mode && let Err(e) = demo::prepare(&mut config) {
+    if modes.demo
+        && let Err(e) = demo::prepare(&mut config)
+    {
         eprintln!("taartenfabriek: cannot prepare the demo: {e}");
         return ExitCode::FAILURE;
     }
+    let _demo_cluster = if modes.demo_cluster {
+        match demo_cluster::start(&mut config) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("taartenfabriek: cannot start the demo cluster: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     if !config.host.is_loopback() && config.allow_non_loopback {
         eprintln!(
             "taartenfabriek: WARNING: listening on {}, not loopback: anyone who can reach this \
@@ -89,8 +127,11 @@ fn main() -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn apply_env(config: &mut Config) -> Result<(), String> {
+fn apply_env(config: &mut Config, modes: &mut Modes) -> Result<(), String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    modes.orchard_url = var("TARTVM_ORCHARD_URL");
+    modes.orchard_account = var("TARTVM_ORCHARD_ACCOUNT");
+    modes.orchard_token = var("TARTVM_ORCHARD_TOKEN");
     if let Some(host) = var("TARTVM_HOST") {
         config.host = parse_host(&host)?;
     }
@@ -123,7 +164,7 @@ fn print_url(data_dir: &std::path::Path) -> ExitCode {
     }
 }
 
-fn apply_args(args: Vec<String>, config: &mut Config, demo_mode: &mut bool) -> Result<(), String> {
+fn apply_args(args: Vec<String>, config: &mut Config, modes: &mut Modes) -> Result<(), String> {
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -148,7 +189,22 @@ fn apply_args(args: Vec<String>, config: &mut Config, demo_mode: &mut bool) -> R
                 config.refresh_interval = (secs > 0).then(|| Duration::from_secs(secs));
             }
             "--tart-timeout" => config.timeouts = parse_timeout(&value()?)?,
-            "--demo" => *demo_mode = true,
+            "--demo" => modes.demo = true,
+            "--demo-cluster" => modes.demo_cluster = true,
+            "--orchard" => modes.orchard_url = Some(value()?),
+            "--orchard-account" => modes.orchard_account = Some(value()?),
+            "--orchard-token-file" => modes.orchard_token_file = Some(PathBuf::from(value()?)),
+            "--orchard-cert" => modes.orchard_cert = Some(PathBuf::from(value()?)),
+            // Undocumented: plain HTTP through curl, so tests exercise the TLS transport.
+            "--orchard-via-curl" => modes.orchard_via_curl = true,
+            "--orchard-token" => {
+                return Err(
+                    "the Orchard token is never a flag value (ps shows it to every \
+                            user): set TARTVM_ORCHARD_TOKEN or use --orchard-token-file"
+                        .into(),
+                );
+            }
+            "--no-local" => config.no_local = true,
             "--allow-non-loopback-i-know-this-exposes-my-vms" => config.allow_non_loopback = true,
             "-h" | "--help" => {
                 print!("{USAGE}");
@@ -161,6 +217,44 @@ fn apply_args(args: Vec<String>, config: &mut Config, demo_mode: &mut bool) -> R
             other => return Err(format!("unknown option {other:?}")),
         }
     }
+    Ok(())
+}
+
+/// Builds the Orchard settings from the flags and environment.
+fn apply_orchard(config: &mut Config, modes: &Modes) -> Result<(), String> {
+    if config.no_local {
+        // Nothing local to keep fresh.
+        config.refresh_interval = None;
+    }
+    let Some(url) = &modes.orchard_url else {
+        if config.no_local && !modes.demo_cluster {
+            return Err("--no-local needs --orchard or --demo-cluster".into());
+        }
+        return Ok(());
+    };
+    let token = match &modes.orchard_token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the Orchard token file {}: {e}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => modes.orchard_token.clone(),
+    };
+    if modes.orchard_account.is_some() != token.is_some() {
+        return Err(
+            "an Orchard service account needs both --orchard-account and its token \
+                    (TARTVM_ORCHARD_TOKEN or --orchard-token-file)"
+                .into(),
+        );
+    }
+    config.orchard = Some(OrchardConfig {
+        url: url.clone(),
+        account: modes.orchard_account.clone(),
+        token,
+        cert: modes.orchard_cert.clone(),
+        via_curl: modes.orchard_via_curl,
+    });
     Ok(())
 }
 

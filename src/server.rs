@@ -14,9 +14,11 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::backend::orchard::{Endpoint, OrchardClient};
 use crate::backend::tart::{Tart, TartRunner};
 use crate::config::Config;
 use crate::core::Core;
+use crate::core::cluster::{Cluster, spawn_poller};
 use crate::core::refresher::spawn_refresher;
 use crate::core::tasks::scheduler::WorkerPool;
 use crate::core::tasks::{TaskStore, journal};
@@ -34,6 +36,8 @@ pub enum StartError {
     InUse(PathBuf),
     /// The address could not be bound.
     Bind(io::Error),
+    /// The Orchard settings are unusable (a bad URL, a name without a token).
+    Orchard(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -49,6 +53,7 @@ impl std::fmt::Display for StartError {
                 dir.join("lock").display()
             ),
             StartError::Bind(e) => write!(f, "cannot listen: {e}"),
+            StartError::Orchard(m) => write!(f, "Orchard: {m}"),
         }
     }
 }
@@ -109,13 +114,28 @@ impl Server {
         );
         let tart = Tart::new(runner, config.timeouts.query);
         let host = config.host;
-        let core = Arc::new(Core::new(
+        let cluster = match &config.orchard {
+            Some(o) => Some(Arc::new(Cluster::new(OrchardClient::new(
+                Endpoint::parse(
+                    &o.url,
+                    o.account.clone(),
+                    o.token.clone(),
+                    o.cert.clone(),
+                    o.via_curl,
+                )
+                .map_err(StartError::Orchard)?,
+            )))),
+            None => None,
+        };
+        let mut core = Core::new(
             config,
             tart,
             TaskStore::new(restored, journal_handle),
             WorkerPool::spawn_workers(),
             shutdown_rx,
-        ));
+        );
+        core.cluster = cluster.clone();
+        let core = Arc::new(core);
         let app = Arc::new(Web::new(core.clone(), host, addr.port(), token));
         let http = Arc::new(
             tiny_http::Server::from_listener(listener, None)
@@ -130,6 +150,9 @@ impl Server {
         let mut threads =
             crate::web::spawn_http_workers(http.clone(), app.clone(), fatal_tx, nudger);
         threads.push(nudge_thread);
+        if let Some(c) = cluster {
+            threads.push(spawn_poller(c, core.shutdown_signal().clone()));
+        }
         threads.push(spawn_refresher(core));
         let info = ServerInfo {
             url: format!("http://{}", loopback_of(addr)),

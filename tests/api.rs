@@ -43,9 +43,11 @@ fn health_and_tart_version() {
     let server = TestServer::start();
     let health = server.get("/api/health");
     assert_eq!(health.status, 200);
+    // api-next §8 adds `backends`; without --orchard only the local one.
     assert_eq!(
         health.json(),
-        serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
+        serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"),
+                           "backends": {"tart": "ok"}})
     );
     let version = server.get("/api/tart/version");
     assert_eq!(version.status, 200);

@@ -217,7 +217,7 @@ fn placement_counts_slots_and_the_stop_is_one_way() {
     assert_eq!(stopped["status"], "running", "Orchard keeps the status");
     let moved = eventually("vm-5 is placed", || {
         let v = sim.get("/v1/vms/vm-5");
-        (v["worker"] != "").then_some(v)
+        v["worker"].is_string().then_some(v)
     });
     assert_eq!(moved["worker"], "worker-1");
     spec["powerState"] = json!("running");

@@ -2,4 +2,5 @@
 //! local `tart` CLI ([`tart`]); it sits on the CLI-agnostic process supervisor
 //! (`crate::process`) and never imports the core or the web layer.
 
+pub mod orchard;
 pub mod tart;

@@ -27,6 +27,8 @@ use crate::util::sync::lock;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Vm {
     pub name: String,
+    /// Which backend has the VM: always `tart` here (cluster rows say `orchard`).
+    pub backend: &'static str,
     /// `running`, `stopped`, or `unknown` for anything else (e.g. `suspended`).
     pub status: &'static str,
     /// tart's own state word, e.g. `suspended`.
@@ -395,6 +397,7 @@ fn build_vm(entry: &ListEntry, details: Option<&VmDetails>, ip: Option<String>) 
         _ => "unknown",
     };
     Vm {
+        backend: "tart",
         name: entry.name.clone(),
         status,
         state,

@@ -4,6 +4,8 @@
 //! [`Core`].
 
 pub mod catalog;
+pub mod cluster;
+pub mod cluster_tasks;
 pub mod inventory;
 pub mod ops;
 pub mod refresher;

@@ -24,6 +24,8 @@ pub struct Core {
     pub tasks: TaskStore,
     pub pool: WorkerPool,
     pub refresher: Refresher,
+    /// The Orchard cluster, with `--orchard`.
+    pub cluster: Option<std::sync::Arc<crate::core::cluster::Cluster>>,
     /// Disconnected when the server shuts down.
     shutdown: Receiver<()>,
     /// The last `tart --version` answer and the binary that gave it.
@@ -45,6 +47,7 @@ impl Core {
             tasks,
             pool,
             refresher: Refresher::new(),
+            cluster: None,
             shutdown,
             tart_version: Mutex::new(None),
         }

@@ -48,6 +48,8 @@ pub enum Error {
     Internal(String),
     /// 502: `tart` failed while answering a request directly (refresh, config).
     Tart(String),
+    /// 502: the Orchard controller failed or refused while answering a request directly.
+    Cluster(String),
     /// 503: a capacity limit or a missing `tart`.
     Unavailable(String),
 }
@@ -67,7 +69,7 @@ impl Error {
             Error::Validation(_) => 422,
             Error::TooManyRequests(_) => 429,
             Error::Internal(_) => 500,
-            Error::Tart(_) => 502,
+            Error::Tart(_) | Error::Cluster(_) => 502,
             Error::Unavailable(_) => 503,
         }
     }
@@ -87,6 +89,7 @@ impl Error {
             | Error::TooManyRequests(m)
             | Error::Internal(m)
             | Error::Tart(m)
+            | Error::Cluster(m)
             | Error::Unavailable(m) => m.as_str(),
         };
         json!({ "detail": detail })

@@ -16,13 +16,6 @@ use crate::core::tasks::{Action, actions};
 use crate::core::validate;
 use crate::web::error::Error;
 
-pub fn health() -> Reply {
-    Reply::json(
-        200,
-        &json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
-    )
-}
-
 pub fn index() -> Reply {
     super::assets::index()
 }

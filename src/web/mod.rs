@@ -7,6 +7,7 @@
 
 pub mod assets;
 pub mod body;
+pub mod cluster;
 pub mod error;
 pub mod guard;
 pub mod handlers;

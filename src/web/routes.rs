@@ -11,6 +11,7 @@ use serde_json::Value;
 use tiny_http::Method;
 
 use super::assets;
+use super::cluster as cl;
 use super::error::Error;
 use super::handlers as h;
 use super::lifecycle as lc;
@@ -69,11 +70,12 @@ use Method::{Get, Post};
 
 /// Every route. Order matters only where patterns overlap: the first match wins.
 static ROUTES: &[Route] = &[
-    route(Get, "/api/health", Api, |_, _| Ok(h::health().into())),
+    route(Get, "/api/health", Api, |w, _| Ok(cl::health(w).into())),
     route(Get, "/api/tart/version", Api, |w, _| {
         h::tart_version(w).map(Into::into)
     }),
-    route(Get, "/api/vms", Api, |w, _| Ok(h::list_vms(w).into())),
+    route(Get, "/api/vms", Api, |w, _| Ok(cl::list_vms(w).into())),
+    route(Get, "/api/workers", Api, |w, _| Ok(cl::workers(w).into())),
     route(Post, "/api/vms/refresh", Api, |w, _| {
         Ok(h::refresh_vms(w).into())
     }),
@@ -81,6 +83,9 @@ static ROUTES: &[Route] = &[
         h::pull(w, c.body).map(Into::into)
     }),
     route(Post, "/api/vms/create", Api, |w, c| {
+        if cl::on_cluster(c.body.as_ref())? {
+            return cl::create(w, c.body.as_ref().expect("checked")).map(Into::into);
+        }
         lc::create(w, c.body).map(Into::into)
     }),
     route(Get, "/api/vms/categorized", Api, |w, _| {
@@ -117,19 +122,37 @@ static ROUTES: &[Route] = &[
         Ok(lc::active_tasks(w).into())
     }),
     route(Get, "/api/vms/{name}", Api, |w, c| {
+        if cl::wants_cluster(&c.head.target) {
+            return cl::get_vm(w, c.param(0)).map(Into::into);
+        }
         h::get_vm(w, c.param(0)).map(Into::into)
     }),
+    route(Get, "/api/vms/{name}/events", Api, |w, c| {
+        cl::events(w, c.param(0)).map(Into::into)
+    }),
     route(Get, "/api/vms/{name}/config", Api, |w, c| {
+        if cl::wants_cluster(&c.head.target) {
+            return cl::vm_config(w, c.param(0)).map(Into::into);
+        }
         h::vm_config(w, c.param(0), &c.head.target).map(Into::into)
     }),
     route(Post, "/api/vms/{name}/start", Api, |w, c| {
+        if cl::wants_cluster(&c.head.target) {
+            return cl::start(w, c.param(0)).map(Into::into);
+        }
         let name = c.param(0).to_string();
         crate::web::start::start(w, &name, c.body).map(Into::into)
     }),
     route(Post, "/api/vms/{name}/stop", Api, |w, c| {
+        if cl::wants_cluster(&c.head.target) {
+            return cl::stop(w, c.param(0)).map(Into::into);
+        }
         h::stop(w, c.param(0)).map(Into::into)
     }),
     route(Post, "/api/vms/{name}/delete", Api, |w, c| {
+        if cl::wants_cluster(&c.head.target) {
+            return cl::delete(w, c.param(0)).map(Into::into);
+        }
         h::delete(w, c.param(0)).map(Into::into)
     }),
     route(Get, "/api/tasks", Api, |w, _| Ok(h::list_tasks(w).into())),

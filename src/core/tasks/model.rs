@@ -64,7 +64,8 @@ pub struct Task {
     /// Pull progress in percent, from tart's output.
     pub progress: Option<f64>,
     /// For tasks with phases (create from an IPSW: `downloading`, `installing`; clone
-    /// from an image: `pulling`, `cloning`, `starting`), the current one.
+    /// from an image: `pulling`, `cloning`, `starting`; a create on an Orchard cluster:
+    /// `pending`, `scheduled on W`, then Orchard's status messages), the current one.
     #[serde(default)]
     pub stage: Option<String>,
     /// Log lines dropped because of [`MAX_LOG_LINES`].

@@ -1,0 +1,22 @@
+//! The Orchard backend: a cluster of Macs behind an Orchard controller
+//! (cirruslabs/orchard), reached over its REST API (see docs/orchard.md).
+//!
+//! - [`endpoint`]: the controller's URL, credentials and transport;
+//! - [`http`]: HTTP/1.1 over std's `TcpStream` (plain-HTTP controllers);
+//! - [`curl`]: TLS controllers through `curl`, pinned to the controller's certificate;
+//! - [`client`]: the typed calls; [`watch`]: one VM's NDJSON watch on its own thread;
+//! - [`model`]: Orchard's JSON and the rows the server shows of it.
+//!
+//! Nothing here holds a lock or starts a thread except [`watch::spawn_watch`].
+
+pub mod client;
+pub mod curl;
+pub mod endpoint;
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod watch;
+
+pub use client::OrchardClient;
+pub use endpoint::Endpoint;
+pub use error::OrchardError;
