@@ -56,12 +56,33 @@ pub const MAX_TASKS_KEPT: usize = 500;
 /// Log lines kept per task (2,000); older lines are dropped and counted.
 pub const MAX_LOG_LINES: usize = 2_000;
 
+/// Log bytes kept per task (64 KiB), whatever the number of lines: the oldest lines go
+/// first. With [`MAX_TASKS_KEPT`] this bounds every task log in memory together (see
+/// [`MEMORY_BOUNDS`]).
+pub const MAX_TASK_LOG_BYTES: usize = 64 * 1024;
+
 /// Longest log line kept (4 KiB); longer lines are cut and marked.
 pub const MAX_LOG_LINE_BYTES: usize = 4 * 1024;
 
 /// `tart run` log files kept in `<data-dir>/logs` (200); starting a VM deletes the
 /// oldest beyond this. A VM's log is only read while its start task runs.
 pub const MAX_RUN_LOGS: usize = 200;
+
+/// Size at which a `tart run` log is emptied (16 MiB), checked while its start task
+/// waits and by the run's reaper every [`RUN_LOG_CHECK_INTERVAL`] while this server runs.
+pub const MAX_RUN_LOG_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Most of a `tart run` log read in one poll (1 MiB); when more is waiting, the older
+/// part is skipped. With [`START_LOG_POLL_INTERVAL`] that reads up to 10 MiB/s.
+pub const MAX_RUN_LOG_READ_PER_POLL: u64 = 1024 * 1024;
+
+/// How often a running VM's reaper checks its log against [`MAX_RUN_LOG_BYTES`] and its
+/// `tart run` for an exit (500 ms).
+pub const RUN_LOG_CHECK_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Most of a `tart` error the server echoes to its own stderr (1 KiB, the end of it),
+/// so a failing background refresh cannot write megabytes every few seconds.
+pub const MAX_ECHOED_TART_BYTES: usize = 1024;
 
 /// `stderr` tail kept in a task (16 KiB).
 pub const MAX_STDERR_TAIL_BYTES: usize = 16 * 1024;

@@ -88,7 +88,11 @@ impl Core {
     /// Refreshes the inventory, logging a failure (for background callers).
     pub fn refresh_quietly(&self) {
         if let Err(e) = self.inventory.refresh(&self.tart) {
-            eprintln!("taartenfabriek: {}", e.detail);
+            // tart's stderr is in it: capped and escaped on its way to ours.
+            eprintln!(
+                "taartenfabriek: {}",
+                crate::util::terminal::echo_safe(&e.detail)
+            );
         }
     }
 }

@@ -6,4 +6,5 @@ pub mod fd_limit;
 pub mod net;
 pub mod random;
 pub mod sync;
+pub mod terminal;
 pub mod token;

@@ -3,7 +3,7 @@
 //!
 //! Rule syntax, one per line, `#` starts a comment:
 //! `fail <cmd>[:<name>] <exit> <message…>`, `hang <cmd>[:<name>]`,
-//! `flood <cmd>[:<name>] <lines>`, `grandchild <cmd>[:<name>] [<seconds>]`,
+//! `flood <cmd>[:<name>] <lines>`, `spew <cmd>[:<name>] <MiB>`, `grandchild <cmd>[:<name>] [<seconds>]`,
 //! `slow <cmd>[:<name>] <ms>`, `fail-after-lock run[:<name>] <exit> <message…>`. `<cmd>` is
 //! a subcommand, `version` or `*`; `:<name>` (or `:"<name>"` for names with spaces)
 //! restricts the rule to invocations with that VM name / reference among their arguments. Matching rules run in order (file first, then
@@ -31,6 +31,7 @@ enum Action {
     FailAfterLock { code: i32, message: String },
     Hang,
     Flood(u64),
+    Spew(u64),
     Grandchild(u64),
     Slow(u64),
 }
@@ -78,6 +79,7 @@ fn parse_rule(line: &str) -> Option<Rule> {
         }
         "hang" => Action::Hang,
         "flood" => Action::Flood(rest.parse().ok()?),
+        "spew" => Action::Spew(rest.parse().ok()?),
         "grandchild" => Action::Grandchild(rest.parse().unwrap_or(GRANDCHILD_SECONDS)),
         "slow" => Action::Slow(rest.parse().ok()?),
         _ => return None,
@@ -150,6 +152,7 @@ pub fn apply(command: &str, args: &[String]) -> Option<i32> {
                 std::thread::sleep(HANG_NAP);
             },
             Action::Flood(lines) => flood(lines),
+            Action::Spew(mib) => spew(mib),
             Action::Grandchild(seconds) => spawn_grandchild(seconds),
             Action::Slow(ms) => std::thread::sleep(Duration::from_millis(ms)),
         }
@@ -171,6 +174,22 @@ fn flood(lines: u64) {
             output::err_line(&line);
         }
     }
+}
+
+/// Writes `mib` MiB of ~100-byte lines to stdout in 1 MiB writes: fast enough to make a
+/// gigabyte of output in a second or two (a chatty `tart run`).
+fn spew(mib: u64) {
+    use std::io::Write;
+    let line = format!("{}\n", "tart-sim spew ".repeat(7));
+    let block = line.repeat(1024 * 1024 / line.len() + 1).into_bytes();
+    let mut out = std::io::stdout().lock();
+    for _ in 0..mib {
+        if out.write_all(&block[..1024 * 1024]).is_err() {
+            return;
+        }
+    }
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
 }
 
 /// Starts `sleep <seconds>` in its own process group, inheriting stdout/stderr (so the

@@ -5,7 +5,6 @@
 //! on the pool, keyed by VM name so actions on one VM happen in order.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::process::{Child, ExitStatus};
@@ -16,14 +15,14 @@ use crossbeam_channel::Receiver;
 use serde_json::json;
 
 use super::model::{Action, Task, TaskStatus};
+use super::run_log::cap_run_log;
 use super::scheduler::QueueFull;
 use crate::backend::tart::parse::{clean_line, progress};
 use crate::backend::tart::run::StartOptions;
 use crate::backend::tart::{self, Line, Outcome};
 use crate::core::Core;
 use crate::core::inventory::Change;
-use crate::limits::{MAX_RUN_LOG_NAME_BYTES, MAX_RUN_LOGS};
-use crate::process::supervisor::LineSplitter;
+use crate::limits::{MAX_RUN_LOG_NAME_BYTES, MAX_RUN_LOGS, RUN_LOG_CHECK_INTERVAL};
 
 /// Creates a task for `action` on `target` (a VM name or, for pulls, a reference) and
 /// queues its job; the task is discarded again when the queue is full.
@@ -296,13 +295,25 @@ pub(super) fn spawn_run_reaper(
     app: Weak<Core>,
     mut child: Child,
     name: String,
+    log: PathBuf,
 ) -> Receiver<ExitStatus> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let spawned = std::thread::Builder::new()
         .name(format!("reaper-{}", child.id()))
         .spawn(move || {
-            if let Ok(status) = child.wait() {
-                let _ = tx.send(status);
+            // Polled, not a blocking wait: the VM's log is kept to its cap meanwhile.
+            loop {
+                match child.try_wait() {
+                    Ok(Some(status)) => {
+                        let _ = tx.send(status);
+                        break;
+                    }
+                    Ok(None) => {
+                        cap_run_log(&log);
+                        std::thread::sleep(RUN_LOG_CHECK_INTERVAL);
+                    }
+                    Err(_) => break,
+                }
             }
             if let Some(app) = app.upgrade()
                 && !app.shutting_down()
@@ -322,54 +333,6 @@ pub(super) fn spawn_run_reaper(
         eprintln!("taartenfabriek: cannot start a reaper thread: {e}");
     }
     rx
-}
-
-/// Reads a growing log file line by line.
-pub(super) struct LogFollower {
-    path: PathBuf,
-    file: Option<File>,
-    splitter: LineSplitter,
-}
-
-impl LogFollower {
-    pub(super) fn open(path: PathBuf) -> LogFollower {
-        let file = File::open(&path).ok();
-        LogFollower {
-            path,
-            file,
-            splitter: LineSplitter::default(),
-        }
-    }
-
-    /// The complete lines written since the last call, cleaned.
-    pub(super) fn read_new_lines(&mut self) -> Vec<String> {
-        let Some(file) = self.file.as_mut() else {
-            return Vec::new();
-        };
-        let mut buf = Vec::new();
-        let _ = file.read_to_end(&mut buf);
-        self.splitter
-            .push(&buf)
-            .iter()
-            .map(|l| clean_line(l))
-            .collect()
-    }
-
-    /// The last few KiB of the whole log, for the task's `stderr`.
-    pub(super) fn tail(&self) -> String {
-        let Ok(mut file) = File::open(&self.path) else {
-            return String::new();
-        };
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let _ = file.seek(SeekFrom::Start(len.saturating_sub(4096)));
-        let mut buf = Vec::new();
-        let _ = file.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf)
-            .lines()
-            .map(clean_line)
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
 }
 
 #[cfg(test)]

@@ -2,12 +2,13 @@
 //! clients poll `/api/tasks/<id>` or follow `/ws/tasks/<id>`.
 //!
 //! `model` is the Task as the API shows it, `store` keeps tasks and their subscribers,
-//! `journal` makes them survive restarts, `scheduler` runs jobs with per-VM ordering, and
-//! `actions` are the job bodies that drive `tart` (`start` the one that starts a VM).
+//! `journal` makes them survive restarts, `scheduler` runs jobs with per-VM ordering, `run_log`
+//! follows and caps the `tart run` log, and `actions` are the job bodies that drive `tart` (`start` the one that starts a VM).
 
 pub mod actions;
 pub mod journal;
 pub mod model;
+pub mod run_log;
 pub mod scheduler;
 pub mod start;
 pub mod store;

@@ -1,9 +1,11 @@
 //! The Task as `api-spec.md` defines it, plus the extras `vm_name` and `progress`.
 
+use std::collections::VecDeque;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::limits::{MAX_LOG_LINES, MAX_STDERR_TAIL_BYTES};
+use crate::limits::{MAX_LOG_LINES, MAX_STDERR_TAIL_BYTES, MAX_TASK_LOG_BYTES};
 
 /// What a task does; the wire names are the predecessor's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,9 +58,9 @@ pub struct Task {
     pub stderr: Option<String>,
     pub created_at: f64,
     pub updated_at: f64,
-    /// Output lines, ANSI escapes and `\r` rewrites removed; the newest
-    /// [`MAX_LOG_LINES`] are kept.
-    pub logs: Vec<String>,
+    /// Output lines, ANSI escapes and `\r` rewrites removed; the newest are kept, at
+    /// most [`MAX_LOG_LINES`] of them and [`MAX_TASK_LOG_BYTES`] in all.
+    pub logs: VecDeque<String>,
     /// The VM (or, for pulls, the image reference) the task acts on.
     pub vm_name: Option<String>,
     /// Pull progress in percent, from tart's output.
@@ -68,7 +70,11 @@ pub struct Task {
     /// `pending`, `scheduled on W`, then Orchard's status messages), the current one.
     #[serde(default)]
     pub stage: Option<String>,
-    /// Log lines dropped because of [`MAX_LOG_LINES`].
+    /// Bytes in `logs` (not serialized; recounted when it reads 0 with lines kept, as
+    /// after loading).
+    #[serde(skip)]
+    log_bytes: usize,
+    /// Log lines dropped because of [`MAX_LOG_LINES`] or [`MAX_TASK_LOG_BYTES`].
     #[serde(default)]
     pub logs_dropped: u64,
 }
@@ -87,22 +93,38 @@ impl Task {
             stderr: None,
             created_at: now,
             updated_at: now,
-            logs: Vec::new(),
+            logs: VecDeque::new(),
             vm_name,
             progress: None,
             stage: None,
             logs_dropped: 0,
+            log_bytes: 0,
         }
     }
 
-    /// Appends a log line, dropping the oldest beyond the limit.
+    /// Appends a log line, dropping the oldest beyond the limits. Amortized O(1).
     pub fn push_log(&mut self, line: String) {
-        if self.logs.len() >= MAX_LOG_LINES {
-            let excess = self.logs.len() + 1 - MAX_LOG_LINES;
-            self.logs.drain(..excess);
-            self.logs_dropped += excess as u64;
+        self.push_logs(std::iter::once(line), 0);
+    }
+
+    /// Appends a batch of log lines, and counts `skipped` lines that were never kept
+    /// (dropped before they got here); drops the oldest beyond the limits.
+    pub fn push_logs(&mut self, lines: impl IntoIterator<Item = String>, skipped: u64) {
+        if self.log_bytes == 0 && !self.logs.is_empty() {
+            self.log_bytes = self.logs.iter().map(String::len).sum();
         }
-        self.logs.push(line);
+        self.logs_dropped += skipped;
+        for line in lines {
+            self.log_bytes += line.len();
+            self.logs.push_back(line);
+            while self.logs.len() > MAX_LOG_LINES || self.log_bytes > MAX_TASK_LOG_BYTES {
+                let Some(old) = self.logs.pop_front() else {
+                    break;
+                };
+                self.log_bytes -= old.len();
+                self.logs_dropped += 1;
+            }
+        }
     }
 
     /// Ends the task as failed.
@@ -128,7 +150,7 @@ impl Task {
     pub fn to_json_from(&self, from: u64) -> String {
         let from = self.clamp_log_index(from);
         let skip = (from - self.logs_dropped) as usize;
-        let view = NewLines::new(self, &self.logs[skip..], from);
+        let view = NewLines::new(self, LogRange(self.logs.range(skip..)), from);
         serde_json::to_string(&view).expect("a Task always serializes")
     }
 
@@ -166,7 +188,7 @@ struct NewLines<'a> {
     stderr: &'a Option<String>,
     created_at: f64,
     updated_at: f64,
-    logs: &'a [String],
+    logs: LogRange<'a>,
     vm_name: &'a Option<String>,
     progress: Option<f64>,
     stage: &'a Option<String>,
@@ -175,7 +197,7 @@ struct NewLines<'a> {
 }
 
 impl<'a> NewLines<'a> {
-    fn new(task: &'a Task, logs: &'a [String], logs_from: u64) -> NewLines<'a> {
+    fn new(task: &'a Task, logs: LogRange<'a>, logs_from: u64) -> NewLines<'a> {
         NewLines {
             id: &task.id,
             action: task.action,
@@ -194,6 +216,15 @@ impl<'a> NewLines<'a> {
             logs_dropped: task.logs_dropped,
             logs_from,
         }
+    }
+}
+
+/// Some of a task's log lines, serialized as a JSON array.
+struct LogRange<'a>(std::collections::vec_deque::Iter<'a, String>);
+
+impl Serialize for LogRange<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.clone())
     }
 }
 
@@ -216,6 +247,22 @@ mod tests {
         let none: Value = serde_json::from_str(&task.to_json_from(9)).unwrap();
         assert_eq!(none["logs"], serde_json::json!([]));
         assert_eq!(none["logs_from"], 2);
+    }
+
+    #[test]
+    fn logs_are_bounded_in_bytes_and_lines_and_every_drop_is_counted() {
+        let mut task = Task::new("t".into(), Action::PullVm, None, 1.0);
+        let long = "x".repeat(1000);
+        task.push_logs((0..200).map(|_| long.clone()), 7);
+        let bytes: usize = task.logs.iter().map(String::len).sum();
+        assert!(bytes <= MAX_TASK_LOG_BYTES);
+        assert_eq!(task.logs.len(), MAX_TASK_LOG_BYTES / 1000);
+        assert_eq!(task.log_end(), 200 + 7, "kept + dropped = everything seen");
+        // After a reload (the byte count is not saved), the budget still holds.
+        let mut again: Task = serde_json::from_str(&serde_json::to_string(&task).unwrap()).unwrap();
+        again.push_log(long.clone());
+        assert!(again.logs.iter().map(String::len).sum::<usize>() <= MAX_TASK_LOG_BYTES);
+        assert_eq!(again.log_end(), 208);
     }
 
     #[test]

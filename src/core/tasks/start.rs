@@ -25,8 +25,9 @@ use std::time::Instant;
 use crossbeam_channel::RecvTimeoutError;
 use serde_json::json;
 
-use super::actions::{LogFollower, open_run_log, spawn_run_reaper};
+use super::actions::{open_run_log, spawn_run_reaper};
 use super::model::{Action, Task, TaskStatus};
+use super::run_log::LogFollower;
 use super::scheduler::QueueFull;
 use crate::backend::tart::parse::{ip_from_vnc_url, vnc_url};
 use crate::backend::tart::run::{Display, StartOptions, run_args};
@@ -121,7 +122,12 @@ pub fn start(app: &Arc<Core>, id: &str, name: &str, options: &StartOptions) {
             return;
         }
     };
-    let exited = spawn_run_reaper(Arc::downgrade(app), child, name.to_string());
+    let exited = spawn_run_reaper(
+        Arc::downgrade(app),
+        child,
+        name.to_string(),
+        log_path.clone(),
+    );
     let mut follower = LogFollower::open(log_path);
     let deadline = Instant::now() + app.config.timeouts.start_ip;
     let mut next_ip_poll = Instant::now() + START_IP_POLL_INTERVAL;
@@ -133,11 +139,12 @@ pub fn start(app: &Arc<Core>, id: &str, name: &str, options: &StartOptions) {
         url,
     };
     loop {
-        let lines = follower.read_new_lines();
-        let vnc = lines.iter().find_map(|l| vnc_url(l));
-        if !lines.is_empty() {
+        let new = follower.read_new();
+        let vnc = new.lines.iter().find_map(|l| vnc_url(l));
+        if !new.lines.is_empty() || new.skipped > 0 {
+            // One store lock per batch, whatever the number of lines.
             app.tasks
-                .update(id, |t| lines.into_iter().for_each(|l| t.push_log(l)));
+                .update(id, |t| t.push_logs(new.lines, new.skipped));
         }
         if let Some(url) = vnc.filter(|_| display != Display::None) {
             // The VM has started; its address is information, not proof.
@@ -218,10 +225,10 @@ fn fail_keep_running(app: &Core, id: &str, why: &str) {
 
 fn run_ended_early(app: &Core, id: &str, status: ExitStatus, follower: &mut LogFollower) {
     use std::os::unix::process::ExitStatusExt;
-    let lines = follower.read_new_lines();
+    let new = follower.read_new();
     let tail = follower.tail();
     app.tasks.update(id, |t| {
-        lines.into_iter().for_each(|l| t.push_log(l));
+        t.push_logs(new.lines, new.skipped);
         t.exit_code = status.code();
         t.set_stderr(&tail);
         let how = match (status.code(), status.signal()) {
