@@ -13,7 +13,40 @@ export const ACTIONS = {
   pull_vm: { kind: 'pull', label: 'Pull', busy: 'Pulling…' },
   clone_vm: { kind: 'clone', label: 'Clone', busy: 'Cloning…' },
   create_vm: { kind: 'create', label: 'Create', busy: 'Creating…' },
+  set_vm: { kind: 'settings', label: 'Settings', busy: 'Changing settings…' },
+  rename_vm: { kind: 'rename', label: 'Rename', busy: 'Renaming…' },
+  suspend_vm: { kind: 'suspend', label: 'Suspend', busy: 'Suspending…', icon: 'suspend' },
+  prune: { kind: 'prune', label: 'Prune', busy: 'Pruning…' },
+  login: { kind: 'login', label: 'Log in', busy: 'Logging in…' },
+  logout: { kind: 'logout', label: 'Log out', busy: 'Logging out…' },
 };
+
+/**
+ * Whether `action` ('start', 'stop', 'suspend', 'clone', 'settings', 'rename',
+ * 'delete') is allowed on `vm` now: the server's `actions` list when the row has one,
+ * else the same rules derived from its status.
+ */
+export function allowed(vm, action) {
+  if (vm && Array.isArray(vm.actions)) return vm.actions.includes(action);
+  const status = vm && vm.status;
+  const suspended = vm && vm.state === 'suspended';
+  switch (action) {
+    case 'start':
+      return status !== 'running';
+    case 'stop':
+      return status !== 'stopped' || suspended;
+    case 'suspend':
+      return status === 'running' && vm.os === 'darwin';
+    case 'settings':
+      return status === 'stopped' && !suspended;
+    case 'rename':
+      return status !== 'running';
+    case 'delete':
+      return status !== 'running';
+    default:
+      return true;
+  }
+}
 
 /** The verb for a task's action ("Start"), or the raw action when unknown. */
 export function actionLabel(action) {

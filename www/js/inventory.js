@@ -1,12 +1,15 @@
 // The inventory: refreshing it from the server, and the two lists (virtual machines,
 // images) with keyed rendering, so focus survives refreshes. A VM's buttons come from
 // actions.js; what they open lives in dialogs/.
-import { ACTIONS, busyLabel } from './actions.js';
+import { ACTIONS, allowed, busyLabel } from './actions.js';
 import { api } from './api.js';
 import { copyText } from './clipboard.js';
 import { $, h, svgIcon, ICONS, appendBreakable } from './dom.js';
+import { openClone } from './dialogs/clone.js';
 import { confirmDelete } from './dialogs/delete.js';
 import { openDetails } from './dialogs/details.js';
+import { openRename } from './dialogs/rename.js';
+import { openSettings } from './dialogs/settings.js';
 import { osLabel, cpuLabel, memoryLabel, diskLabel, countText } from './format.js';
 import { state, invalidate, onRender } from './store.js';
 import { busyTaskFor, runAction } from './tasks.js';
@@ -211,14 +214,32 @@ function createVmItem(name, image) {
   ]);
 
   const actions = h('div', { class: 'vm-actions', role: 'group', 'aria-label': 'Actions for ' + name });
-  if (!image) {
+  if (image) {
+    // An image is for making VMs: Clone is its main action.
+    const clone = actionButton('clone', 'Clone', name, () => openClone(name));
+    clone.classList.add('btn-primary');
+    actions.append(clone);
+  } else {
     actions.append(
       actionButton('start', ACTIONS.start_vm.label, name, () => runAction('start_vm', name)),
       actionButton('stop', ACTIONS.stop_vm.label, name, () => runAction('stop_vm', name)),
+      actionButton('suspend', ACTIONS.suspend_vm.label, name, () => runAction('suspend_vm', name)),
     );
   }
   actions.append(actionButton('delete', ACTIONS.delete_vm.label, name, () => confirmDelete(name)));
-  if (!image) actions.append(actionButton('details', 'Details', name, () => openDetails(name)));
+  if (!image) {
+    actions.append(actionButton('details', 'Details', name, () => openDetails(name)));
+    // The rarer changes live in a small menu.
+    const menu = h('details', { class: 'lc-menu' }, [
+      h('summary', { class: 'btn btn-small', 'aria-label': 'More actions for ' + name, text: 'More' }),
+      h('div', { class: 'lc-menu-items', role: 'group', 'aria-label': 'More actions for ' + name }, [
+        actionButton('clone', 'Clone', name, () => menuDo(menu, () => openClone(name))),
+        actionButton('settings', 'Settings', name, () => menuDo(menu, () => openSettings(name))),
+        actionButton('rename', 'Rename', name, () => menuDo(menu, () => openRename(name))),
+      ]),
+    ]);
+    actions.append(menu);
+  }
 
   li.append(head, facts, busy, actions);
   return li;
@@ -256,14 +277,33 @@ function updateVmItem(li, vm, image) {
   const del = li.querySelector('[data-action="delete"]');
   if (start) {
     // Start and stop share one spot: only what is possible is offered,
-    // except for "unknown", where either may be right.
-    start.hidden = s === 'running';
-    stop.hidden = s === 'stopped';
+    // except for "unknown", where either may be right. A suspended VM resumes.
+    const suspended = vm.state === 'suspended';
+    start.hidden = !allowed(vm, 'start');
+    stop.hidden = !allowed(vm, 'stop') || (s === 'stopped' && !suspended);
+    start.querySelector('span').textContent = suspended ? 'Resume' : ACTIONS.start_vm.label;
+    start.setAttribute('aria-label', (suspended ? 'Resume ' : 'Start ') + vm.name);
     start.disabled = off;
     stop.disabled = off;
+    const suspend = li.querySelector('[data-action="suspend"]');
+    suspend.hidden = !allowed(vm, 'suspend');
+    suspend.disabled = off;
+    for (const kind of ['clone', 'settings', 'rename']) {
+      const btn = li.querySelector('[data-action="' + kind + '"]');
+      btn.disabled = off || !allowed(vm, kind);
+      btn.title = btn.disabled && !off ? (s === 'running' ? 'Stop the VM first' : 'Not possible now') : '';
+    }
+  } else {
+    li.querySelector('[data-action="clone"]').disabled = off;
   }
-  del.disabled = off || s === 'running';
+  del.disabled = off || !allowed(vm, 'delete');
   del.title = s === 'running' ? 'Stop the VM before deleting it' : '';
+}
+
+/** Closes a VM's More menu, then does `what`. */
+function menuDo(menu, what) {
+  menu.open = false;
+  what();
 }
 
 /** Registers the renderer; call once at start (the first refresh starts the auto-refresh). */

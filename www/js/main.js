@@ -10,6 +10,7 @@
 //   tasks.js       submit/follow/restore tasks     task-view.js one task's element
 //   actions.js     operation registry (labels)     dialogs/     one file per dialog
 //   format.js vms.js   pure helpers (unit-tested)  toolbar.js   filter, sort, view
+//   lifecycle.js   New VM, Disk space, Registries and their dialogs
 import { TOKEN, initTokenForm } from './token.js';
 import { heartbeat, loadVersions, scheduleHeartbeat, showAuthFailed, updateConn } from './connection.js';
 import { $ } from './dom.js';
@@ -17,6 +18,7 @@ import { initDeleteDialog } from './dialogs/delete.js';
 import { initDetailsDialog } from './dialogs/details.js';
 import { initPullDialog } from './dialogs/pull.js';
 import { initInventory, refreshInventory } from './inventory.js';
+import { initLifecycle } from './lifecycle.js';
 import { state, on, renderNow } from './store.js';
 import { initTasks, restoreTasks } from './tasks.js';
 import { initToolbar } from './toolbar.js';
@@ -26,6 +28,7 @@ function init() {
   initDetailsDialog();
   initDeleteDialog();
   initPullDialog();
+  initLifecycle();
   initTasks();
   initToolbar();
   $('reconnect-btn').addEventListener('click', heartbeat);

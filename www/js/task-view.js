@@ -71,7 +71,9 @@ export function updateTaskEl(entry, task) {
   if (pct !== null || status === 'completed') {
     const v = status === 'completed' && isPull ? 100 : pct;
     bar.value = v;
-    pwrap.querySelector('.task-percent').textContent = Math.round(v) + '%';
+    // Long tasks with phases (clone from an image, create from an IPSW) name the phase.
+    const stage = task.stage ? String(task.stage) + ' ' : '';
+    pwrap.querySelector('.task-percent').textContent = stage + Math.round(v) + '%';
   } else {
     bar.removeAttribute('value');
     pwrap.querySelector('.task-percent').textContent = '';
