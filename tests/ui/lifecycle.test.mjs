@@ -45,7 +45,7 @@ describe('making and changing VMs', { timeout: 300000 }, () => {
     sim(home, 'pull', 'ghcr.io/cirruslabs/ubuntu:latest');
     server = await startServer(home);
     ({ page, problems, context } = await newPage(browser, { viewport: { width: 1280, height: 900 } }));
-    await page.goto(server.url + '/');
+    await page.goto(server.pageUrl);
     await vmItem(page, 'ghcr.io/cirruslabs/ubuntu:latest').waitFor({ timeout: 15000 });
   });
   after(async () => {
@@ -217,7 +217,7 @@ describe('lifecycle dialogs: screenshots light and dark, wide and phone', { time
       test('every dialog, ' + scheme + ' at ' + label, async () => {
         const { page, context, problems } = await newPage(browser, { viewport, colorScheme: scheme });
         try {
-          await page.goto(server.url + '/');
+          await page.goto(server.pageUrl);
           await vmItem(page, 'web-server').waitFor({ timeout: 15000 });
           const tag = scheme + '-' + label;
           await shot(page, 'lifecycle-' + tag + '-0-inventory');

@@ -64,7 +64,7 @@ async function logout() {
     f.setError('host', 'Name the registry.');
     return;
   }
-  await submitTask(f, '/api/registries/logout', { host }, 'Logout from ' + host);
+  await submitTask(f, '/api/registries/logout', { host }, 'Log out of ' + host);
 }
 
 export function initRegistriesDialog() {
