@@ -135,6 +135,14 @@ pub const START_SETTLE: Duration = Duration::from_secs(5);
 /// of a path component with the time stamp and `.log` added.
 pub const MAX_RUN_LOG_NAME_BYTES: usize = 100;
 
+/// How often a refresh reads a `config.json` that does not parse before it asks `tart
+/// get` instead (8 reads, 350 ms at most): tart rewrites the file in place (truncate,
+/// then write), so a read can meet it empty; only a file that stays broken pays it all.
+pub const CONFIG_REWRITE_ATTEMPTS: u32 = 8;
+
+/// The pause between those reads (50 ms): tart's rewrite of a 1 KB file takes far less.
+pub const CONFIG_REWRITE_PAUSE: Duration = Duration::from_millis(50);
+
 /// Background inventory refresh interval (10 s).
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 

@@ -406,9 +406,11 @@ fn build_vm(entry: &ListEntry, details: Option<&VmDetails>, ip: Option<String>) 
         os: details.and_then(|d| d.os.clone()),
         cpu: details.and_then(|d| d.cpu),
         memory: details.and_then(|d| d.memory_mib).map(memory_label),
-        disk_size: details
-            .and_then(|d| d.disk_gb)
-            .or(entry.disk_gb)
+        // tart's own `Disk` when `list` has it (2.6.1+): the files' apparent size is wrong
+        // for ASIF disks, and newer tart counts those by their virtual size.
+        disk_size: entry
+            .disk_gb
+            .or_else(|| details.and_then(|d| d.disk_gb))
             .map(disk_label),
         display: details.and_then(|d| d.display.clone()),
         disk_format: details.and_then(|d| d.disk_format.clone()),

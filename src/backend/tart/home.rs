@@ -16,7 +16,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use super::parse::{self, VmDetails};
-use crate::limits::MAX_VM_CONFIG_FILE_BYTES;
+use crate::limits::{CONFIG_REWRITE_ATTEMPTS, CONFIG_REWRITE_PAUSE, MAX_VM_CONFIG_FILE_BYTES};
 
 /// Where `tart` keeps its VMs, as a child of ours sees it: `TART_HOME` from the extra
 /// child environment or ours, else `.tart` in the home folder tart finds: the passwd
@@ -81,6 +81,31 @@ pub fn read_vm_settings(home: &Path, name: &str) -> Option<VmDetails> {
     }
     let dir = home.join("vms").join(name);
     let path = dir.join("config.json");
+    // tart rewrites config.json in place (truncate, then write; no atomic rename), so a
+    // read can meet an empty or half-written file: read again a few times before giving
+    // up on it.
+    let mut attempt = 0;
+    let mut settings = loop {
+        let text = read_config_text(&path)?;
+        match parse::vm_config_file(&text) {
+            Ok(settings) => break settings,
+            Err(_) if attempt + 1 < CONFIG_REWRITE_ATTEMPTS => {
+                attempt += 1;
+                std::thread::sleep(CONFIG_REWRITE_PAUSE);
+            }
+            Err(_) => return None,
+        }
+    };
+    let sizes: Option<Vec<u64>> = ["config.json", "disk.img", "nvram.bin"]
+        .iter()
+        .map(|f| std::fs::metadata(dir.join(f)).ok().map(|m| m.len()))
+        .collect();
+    settings.disk_gb = sizes.map(|s| s.iter().sum::<u64>() / 1_000_000_000);
+    Some(settings)
+}
+
+/// The text of a `config.json`, or `None` when it is no regular file we can read.
+fn read_config_text(path: &Path) -> Option<String> {
     // Non-blocking and no symlinks: a FIFO or a link planted there cannot stall or
     // redirect the refresh.
     let file = File::options()
@@ -95,13 +120,7 @@ pub fn read_vm_settings(home: &Path, name: &str) -> Option<VmDetails> {
     file.take(MAX_VM_CONFIG_FILE_BYTES)
         .read_to_string(&mut text)
         .ok()?;
-    let mut settings = parse::vm_config_file(&text).ok()?;
-    let sizes: Option<Vec<u64>> = ["config.json", "disk.img", "nvram.bin"]
-        .iter()
-        .map(|f| std::fs::metadata(dir.join(f)).ok().map(|m| m.len()))
-        .collect();
-    settings.disk_gb = sizes.map(|s| s.iter().sum::<u64>() / 1_000_000_000);
-    Some(settings)
+    Some(text)
 }
 
 #[cfg(test)]
