@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod cluster;
 pub mod cluster_tasks;
+pub mod events;
 pub mod inventory;
 pub mod ops;
 pub mod refresher;
