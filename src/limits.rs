@@ -32,6 +32,29 @@ pub const CLIENT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// WebSocket clients at once (256); the next upgrade gets 503. Each holds one thread.
 pub const MAX_WS_CLIENTS: usize = 256;
 
+/// Server-Sent Events streams (`/api/events`) at once (64); the next gets 503. Each
+/// holds one thread of its own and one connection, never an HTTP worker; the UI uses
+/// the WebSocket, so these are scripts and `curl -N`.
+pub const MAX_SSE_STREAMS: usize = 64;
+
+/// Requests parked in `GET /api/tasks/{id}/wait` at once (1,024); the next gets 503.
+/// They wait on one thread, not on the HTTP workers (`web::waits`); this bounds the
+/// memory they hold and the connections kept open for them.
+pub const MAX_TASK_WAITS: usize = 1_024;
+
+/// How long a task wait lasts without `?timeout=` (30 s), as `api-next.md` §4 says.
+pub const TASK_WAIT_DEFAULT: Duration = Duration::from_secs(30);
+
+/// Longest `?timeout=` of a task wait (300 s): longer waits re-ask; a bound keeps a
+/// forgotten client from holding a slot for ever.
+pub const TASK_WAIT_MAX: Duration = Duration::from_secs(300);
+
+/// Tasks `GET /api/tasks` lists without `?limit=` (50).
+pub const TASK_LIST_DEFAULT_LIMIT: usize = 50;
+
+/// Largest `?limit=` of `GET /api/tasks` (500, all that is kept: `MAX_TASKS_KEPT`).
+pub const TASK_LIST_MAX_LIMIT: usize = 500;
+
 /// Largest WebSocket message or frame we accept from a client (4 KiB). The stream is
 /// push-only; clients only ever send pongs and close frames.
 pub const MAX_WS_INCOMING_MESSAGE: usize = 4 * 1024;

@@ -15,10 +15,11 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::backend::orchard::{Endpoint, OrchardClient};
-use crate::backend::tart::{Tart, TartRunner};
+use crate::backend::tart::{Tart, TartRunner, watch};
 use crate::config::Config;
 use crate::core::Core;
 use crate::core::cluster::{Cluster, spawn_poller};
+use crate::core::events::EventHub;
 use crate::core::refresher::spawn_refresher;
 use crate::core::tasks::scheduler::WorkerPool;
 use crate::core::tasks::{TaskStore, journal};
@@ -130,13 +131,14 @@ impl Server {
         let mut core = Core::new(
             config,
             tart,
-            TaskStore::new(restored, journal_handle),
+            TaskStore::new(restored, journal_handle, Arc::new(EventHub::new())),
             WorkerPool::spawn_workers(),
             shutdown_rx,
         );
         core.cluster = cluster.clone();
         let core = Arc::new(core);
-        let app = Arc::new(Web::new(core.clone(), host, addr.port(), token));
+        let (waits, waiter) = crate::web::waits::spawn_waiter(core.clone());
+        let app = Arc::new(Web::new(core.clone(), host, addr.port(), token, waits));
         let http = Arc::new(
             tiny_http::Server::from_listener(listener, None)
                 .map_err(|e| StartError::Bind(io::Error::other(e)))?,
@@ -152,6 +154,17 @@ impl Server {
         threads.push(nudge_thread);
         if let Some(c) = cluster {
             threads.push(spawn_poller(c, core.shutdown_signal().clone()));
+        }
+        threads.push(waiter);
+        // Changes made outside the server, noticed without running tart; part of the
+        // background refreshing, so off with it.
+        if let (Some(home), Some(_)) = (core.tart.home(), core.config.refresh_interval) {
+            let watcher_core = core.clone();
+            threads.push(watch::spawn_home_watcher(
+                home.to_path_buf(),
+                move |_| watcher_core.request_refresh(),
+                core.shutdown_signal().clone(),
+            ));
         }
         threads.push(spawn_refresher(core));
         let info = ServerInfo {

@@ -18,6 +18,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::events::EventHub;
 use crate::backend::tart::parse::{disk_label, memory_label};
 use crate::backend::tart::{ListEntry, Tart, TartError, VmDetails};
 use crate::limits::REFRESH_PARALLELISM;
@@ -117,16 +118,13 @@ pub struct Inventory {
     /// `vms` serialized; written only under the `state` lock, read without it.
     json: RwLock<Arc<[u8]>>,
     refresh_gate: Mutex<()>,
-}
-
-impl Default for Inventory {
-    fn default() -> Self {
-        Inventory::new()
-    }
+    /// Where changes to the list are told (`vm` events).
+    events: Arc<EventHub>,
 }
 
 impl Inventory {
-    pub fn new() -> Inventory {
+    /// An empty inventory that tells `events` about every change to its list.
+    pub fn new(events: Arc<EventHub>) -> Inventory {
         Inventory {
             state: Mutex::new(State {
                 vms: Vec::new(),
@@ -138,6 +136,7 @@ impl Inventory {
             }),
             json: RwLock::new(Arc::from(&b"[]"[..])),
             refresh_gate: Mutex::new(()),
+            events,
         }
     }
 
@@ -166,12 +165,35 @@ impl Inventory {
             changes.push((name.to_string(), change.clone()));
         }
         change.apply_to(&mut state.vms, name);
+        self.publish(&state.vms);
+    }
+
+    /// Serializes `vms` for `GET /api/vms` and tells the event hub, which emits an event
+    /// per VM that differs. Called with the state lock held, so lists reach the hub in
+    /// the order they were made (`core::events::hub`).
+    fn publish(&self, vms: &[Vm]) {
+        let each: Vec<(String, String)> = vms
+            .iter()
+            .map(|vm| {
+                let json = serde_json::to_string(vm).expect("a Vm always serializes");
+                (vm.name.clone(), json)
+            })
+            .collect();
+        let mut list =
+            String::with_capacity(each.iter().map(|(_, j)| j.len() + 1).sum::<usize>() + 2);
+        list.push('[');
+        for (i, (_, json)) in each.iter().enumerate() {
+            if i > 0 {
+                list.push(',');
+            }
+            list.push_str(json);
+        }
+        list.push(']');
         *self
             .json
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = serde_json::to_vec(&state.vms)
-            .expect("a Vm always serializes")
-            .into();
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::from(list.into_bytes());
+        self.events.set_vms(each);
     }
 
     /// Marks a VM's cached configuration as outdated (a task changed the VM).
@@ -304,14 +326,8 @@ impl Inventory {
         for (name, change) in &changed_meanwhile {
             change.apply_to(&mut vms, name);
         }
-        let json: Arc<[u8]> = serde_json::to_vec(&vms)
-            .expect("a Vm always serializes")
-            .into();
+        self.publish(&vms);
         state.vms = vms;
-        *self
-            .json
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = json;
         state.details = details;
         // Fetched now, unless a task changed the VM after this refresh began.
         state.stale.retain(|n| {
@@ -454,7 +470,7 @@ mod tests {
         // delete) was running; the refresh then put the deleted VM back in the cache.
         let dir = temp_dir("replay");
         let (tart, _keep) = fake_tart(&dir, 300);
-        let inventory = Inventory::new();
+        let inventory = Inventory::new(Arc::new(EventHub::starting_after(0)));
         std::thread::scope(|s| {
             let refresh = s.spawn(|| inventory.refresh(&tart).is_ok());
             std::thread::sleep(Duration::from_millis(100)); // the list is under way
@@ -477,7 +493,7 @@ mod tests {
     fn applied_changes_show_at_once_and_in_the_served_json() {
         let dir = temp_dir("apply");
         let (tart, _keep) = fake_tart(&dir, 0);
-        let inventory = Inventory::new();
+        let inventory = Inventory::new(Arc::new(EventHub::starting_after(0)));
         inventory.refresh(&tart).unwrap();
         let vm = inventory.vm("a").unwrap();
         assert_eq!(

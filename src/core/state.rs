@@ -3,13 +3,14 @@
 //! signal. It knows nothing of HTTP: the web layer keeps its own state (token, port,
 //! page, WebSocket count) in `web::Web`, which holds an `Arc<Core>`.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, TryRecvError};
 
 use crate::backend::tart::version::BinaryId;
 use crate::backend::tart::{Tart, TartError};
 use crate::config::Config;
+use crate::core::events::EventHub;
 use crate::core::inventory::Inventory;
 use crate::core::refresher::Refresher;
 use crate::core::tasks::TaskStore;
@@ -22,6 +23,8 @@ pub struct Core {
     pub tart: Tart,
     pub inventory: Inventory,
     pub tasks: TaskStore,
+    /// The one ordered stream of VM and task changes (`/ws/events`, `/api/events`).
+    pub events: Arc<EventHub>,
     pub pool: WorkerPool,
     pub refresher: Refresher,
     /// The Orchard cluster, with `--orchard`.
@@ -43,7 +46,8 @@ impl Core {
         Core {
             config,
             tart,
-            inventory: Inventory::new(),
+            inventory: Inventory::new(tasks.events().clone()),
+            events: tasks.events().clone(),
             tasks,
             pool,
             refresher: Refresher::new(),

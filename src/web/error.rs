@@ -116,6 +116,23 @@ impl Error {
     }
 }
 
+impl Error {
+    /// A 422 for a bad query parameter, in FastAPI's shape.
+    pub fn invalid_query(
+        kind: &'static str,
+        param: &str,
+        msg: impl Into<String>,
+        input: &str,
+    ) -> Error {
+        Error::Validation(vec![FieldError {
+            kind,
+            loc: vec!["query".to_string(), param.to_string()],
+            msg: msg.into(),
+            input: Value::String(input.to_string()),
+        }])
+    }
+}
+
 impl From<QueueFull> for Error {
     fn from(_: QueueFull) -> Error {
         Error::TooManyRequests("too many tasks are waiting; try again later".into())

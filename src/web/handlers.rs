@@ -230,10 +230,6 @@ fn accepted(task: crate::core::tasks::Task) -> Result<Reply, Error> {
     Ok(Reply::task_accepted(&task))
 }
 
-pub fn list_tasks(app: &Web) -> Reply {
-    Reply::json_bytes(200, Body::Owned(app.core.tasks.list_json()))
-}
-
 pub fn get_task(app: &Web, id: &str) -> Result<Reply, Error> {
     app.core
         .tasks

@@ -9,6 +9,7 @@ pub mod assets;
 pub mod body;
 pub mod cluster;
 pub mod error;
+pub mod events;
 pub mod guard;
 pub mod handlers;
 pub mod lifecycle;
@@ -19,6 +20,8 @@ pub mod request;
 pub mod routes;
 pub mod start;
 pub mod state;
+pub mod tasks;
+pub mod waits;
 pub mod ws;
 
 use std::io::Read;
@@ -127,6 +130,10 @@ fn handle(app: &Arc<Web>, mut rq: tiny_http::Request) {
     let reply = match routed {
         Ok(Routed::Reply(reply)) => reply,
         Ok(Routed::WebSocket(task_id)) => return ws::upgrade(app, rq, &head, &task_id),
+        Ok(Routed::Events(transport, since)) => {
+            return events::open(app, rq, &head, transport, since);
+        }
+        Ok(Routed::Wait(wait)) => return app.waits.park(rq, &wait.id, wait.timeout),
         Err(e) => Reply::error(&e),
     };
     if declared > MAX_DRAINABLE_BODY_BYTES {

@@ -33,6 +33,10 @@ pub enum Routed {
     Reply(Reply),
     /// Upgrade to a WebSocket following this task.
     WebSocket(String),
+    /// Stream events over this transport, after this seq (`web::events`).
+    Events(super::events::Transport, Option<u64>),
+    /// Park the request until its task ends (`web::waits`).
+    Wait(super::tasks::WaitRequest),
 }
 
 impl From<Reply> for Routed {

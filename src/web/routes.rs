@@ -13,11 +13,13 @@ use tiny_http::Method;
 use super::assets;
 use super::cluster as cl;
 use super::error::Error;
+use super::events::{self, Transport};
 use super::handlers as h;
 use super::lifecycle as lc;
 use super::reply::Routed;
 use super::request::Head;
 use super::state::Web;
+use super::tasks;
 
 /// Which guard rules a route falls under (see `guard::check`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,12 +157,27 @@ static ROUTES: &[Route] = &[
         }
         h::delete(w, c.param(0)).map(Into::into)
     }),
-    route(Get, "/api/tasks", Api, |w, _| Ok(h::list_tasks(w).into())),
+    route(Get, "/api/tasks", Api, |w, c| {
+        tasks::list(w, &c.head.target).map(Into::into)
+    }),
     route(Get, "/api/tasks/{id}", Api, |w, c| {
         h::get_task(w, c.param(0)).map(Into::into)
     }),
+    route(Get, "/api/tasks/{id}/wait", Api, |w, c| {
+        Ok(match tasks::wait(w, c.param(0), &c.head.target)? {
+            Ok(reply) => reply.into(),
+            Err(wait) => Routed::Wait(wait),
+        })
+    }),
+    route(Get, "/api/events", Api, |_, c| {
+        Ok(Routed::Events(Transport::Sse, events::since(c.head)?))
+    }),
     route(Get, "/ws/tasks/{id}", Ws, |w, c| {
         h::websocket(w, c.head, c.param(0))
+    }),
+    route(Get, "/ws/events", Ws, |_, c| {
+        super::ws::check_handshake(c.head)?;
+        Ok(Routed::Events(Transport::WebSocket, events::since(c.head)?))
     }),
     route(Get, "/", Ui, |_, _| Ok(h::index().into())),
     route(Get, "/{*asset}", Ui, |_, c| {

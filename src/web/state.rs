@@ -1,10 +1,12 @@
 //! `Web`: what the HTTP and WebSocket threads share — the core, and what only the web
-//! side knows (the bound port and address, the token, the count of open WebSockets).
+//! side knows (the bound port and address, the token, the count of open WebSockets and
+//! event streams, the parked task waits).
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
+use super::waits::Waits;
 use crate::core::Core;
 
 /// Shared web state. Lives in an `Arc` for as long as any request thread uses it.
@@ -17,16 +19,22 @@ pub struct Web {
     pub token: String,
     /// Open WebSocket connections.
     pub ws_clients: AtomicUsize,
+    /// Open Server-Sent Events streams (`/api/events`).
+    pub sse_streams: AtomicUsize,
+    /// Requests parked until their task ends (`GET /api/tasks/{id}/wait`).
+    pub waits: Waits,
 }
 
 impl Web {
-    pub fn new(core: Arc<Core>, host: IpAddr, port: u16, token: String) -> Web {
+    pub fn new(core: Arc<Core>, host: IpAddr, port: u16, token: String, waits: Waits) -> Web {
         Web {
             core,
             host,
             port,
             token,
             ws_clients: AtomicUsize::new(0),
+            sse_streams: AtomicUsize::new(0),
+            waits,
         }
     }
 }

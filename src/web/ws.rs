@@ -67,6 +67,29 @@ pub fn upgrade(app: &Arc<Web>, rq: tiny_http::Request, head: &Head, task_id: &st
         let _ = rq.respond(Reply::error(&Error::NotFound("Task not found".into())).into_response());
         return;
     };
+    let socket = accept(rq, head);
+    let name = format!("ws-{}", &task_id[..task_id.len().min(8)]);
+    let shutdown = app.core.shutdown_signal().clone();
+    let mode = match head.target.param("logs") {
+        Some("new") => Mode::NewLines { next: 0 },
+        _ => Mode::Full,
+    };
+    let spawned = std::thread::Builder::new().name(name).spawn(move || {
+        let _slot = slot;
+        serve_client(socket, mode, current, updates, shutdown);
+    });
+    if let Err(e) = spawned {
+        eprintln!("taartenfabriek: cannot start a WebSocket thread: {e}");
+    }
+}
+
+/// The socket tiny_http hands over after an upgrade.
+pub type Upgraded = Box<dyn tiny_http::ReadWrite + Send>;
+
+/// Answers a checked handshake (see [`check_handshake`]) with 101 and wraps the upgraded
+/// stream, with small read buffers and message limits: clients only send pongs and
+/// close frames.
+pub fn accept(rq: tiny_http::Request, head: &Head) -> WebSocket<Upgraded> {
     let key = head
         .header("sec-websocket-key")
         .unwrap_or_default()
@@ -82,20 +105,7 @@ pub fn upgrade(app: &Arc<Web>, rq: tiny_http::Request, head: &Head, task_id: &st
         .read_buffer_size(4096)
         .max_message_size(Some(MAX_WS_INCOMING_MESSAGE))
         .max_frame_size(Some(MAX_WS_INCOMING_MESSAGE));
-    let socket = WebSocket::from_raw_socket(stream, Role::Server, Some(config));
-    let name = format!("ws-{}", &task_id[..task_id.len().min(8)]);
-    let shutdown = app.core.shutdown_signal().clone();
-    let mode = match head.target.param("logs") {
-        Some("new") => Mode::NewLines { next: 0 },
-        _ => Mode::Full,
-    };
-    let spawned = std::thread::Builder::new().name(name).spawn(move || {
-        let _slot = slot;
-        serve_client(socket, mode, current, updates, shutdown);
-    });
-    if let Err(e) = spawned {
-        eprintln!("taartenfabriek: cannot start a WebSocket thread: {e}");
-    }
+    WebSocket::from_raw_socket(stream, Role::Server, Some(config))
 }
 
 /// What each message carries.
@@ -156,7 +166,7 @@ fn serve_client<S: std::io::Read + std::io::Write>(
     }
 }
 
-fn close<S: std::io::Read + std::io::Write>(
+pub fn close<S: std::io::Read + std::io::Write>(
     socket: &mut WebSocket<S>,
     code: CloseCode,
     reason: &str,
@@ -170,7 +180,7 @@ fn close<S: std::io::Read + std::io::Write>(
 
 /// A task's JSON as a text frame, without copying it: every client of a snapshot sends
 /// the same bytes, so a copy per client would cost as much as the serialization saved.
-fn shared_text(json: Arc<str>) -> Utf8Bytes {
+pub fn shared_text(json: Arc<str>) -> Utf8Bytes {
     struct Shared(Arc<str>);
     impl AsRef<[u8]> for Shared {
         fn as_ref(&self) -> &[u8] {

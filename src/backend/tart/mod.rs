@@ -9,6 +9,7 @@ pub mod parse;
 pub mod prune;
 pub mod run;
 pub mod version;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -77,6 +78,11 @@ impl Tart {
             query_timeout,
             home,
         }
+    }
+
+    /// `$TART_HOME` as our `tart` children see it, if known.
+    pub fn home(&self) -> Option<&std::path::Path> {
+        self.home.as_deref()
     }
 
     pub fn runner(&self) -> &TartRunner {

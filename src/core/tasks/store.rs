@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::journal::JournalHandle;
-use super::model::{Action, Task};
+use super::model::{Action, Task, TaskStatus};
+use crate::core::events::EventHub;
+use crate::core::events::hub::TASK_EVENT_LOG_LINES;
 use crate::limits::{MAX_TASKS_KEPT, WS_SUBSCRIBER_QUEUE};
 use crate::util::sync::{lock, unix_now};
 
@@ -85,6 +87,29 @@ impl Snapshot {
     }
 }
 
+/// Which tasks `GET /api/tasks` lists (`api-next.md` §4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskQuery {
+    /// Only tasks on this VM (or image reference).
+    pub vm: Option<String>,
+    pub action: Option<Action>,
+    pub status: Option<TaskStatus>,
+    /// At most this many.
+    pub limit: usize,
+    /// Only tasks created before this one (its id), for paging.
+    pub before: Option<String>,
+}
+
+impl TaskQuery {
+    fn selects(&self, task: &Task) -> bool {
+        self.vm
+            .as_ref()
+            .is_none_or(|vm| task.vm_name.as_ref() == Some(vm))
+            && self.action.is_none_or(|a| task.action == a)
+            && self.status.is_none_or(|s| task.status == s)
+    }
+}
+
 struct Entry {
     task: Task,
     subscribers: Vec<Sender<Arc<Snapshot>>>,
@@ -104,11 +129,19 @@ struct Inner {
 pub struct TaskStore {
     inner: Mutex<Inner>,
     journal: Option<JournalHandle>,
+    /// Where every change is told (`task` events), under the map's lock so that events
+    /// leave in the order the changes were made.
+    events: Arc<EventHub>,
 }
 
 impl TaskStore {
-    /// A store holding `restored` tasks (oldest first), journaling to `journal`.
-    pub fn new(restored: Vec<Task>, journal: Option<JournalHandle>) -> TaskStore {
+    /// A store holding `restored` tasks (oldest first), journaling to `journal` and
+    /// telling `events` about every change.
+    pub fn new(
+        restored: Vec<Task>,
+        journal: Option<JournalHandle>,
+        events: Arc<EventHub>,
+    ) -> TaskStore {
         let mut inner = Inner {
             tasks: HashMap::new(),
             order: VecDeque::new(),
@@ -127,7 +160,13 @@ impl TaskStore {
         TaskStore {
             inner: Mutex::new(inner),
             journal,
+            events,
         }
+    }
+
+    /// The hub this store tells about changes.
+    pub fn events(&self) -> &Arc<EventHub> {
+        &self.events
     }
 
     /// Creates a pending task and returns it. It is journaled from [`TaskStore::accept`]
@@ -135,6 +174,7 @@ impl TaskStore {
     pub fn create(&self, action: Action, vm_name: Option<String>) -> Task {
         let task = Task::new(crate::util::random::uuid_v4(), action, vm_name, unix_now());
         let mut inner = lock(&self.inner);
+        self.tell(&task);
         inner.order.push_back(task.id.clone());
         inner.tasks.insert(
             task.id.clone(),
@@ -159,9 +199,13 @@ impl TaskStore {
     }
 
     /// Removes a task that was never started (its job could not be queued).
+    ///
+    /// Event clients saw it pending, so they are told it failed before it goes.
     pub fn discard(&self, id: &str) {
         let mut inner = lock(&self.inner);
-        if let Some(entry) = inner.tasks.remove(id) {
+        if let Some(mut entry) = inner.tasks.remove(id) {
+            entry.task.fail("not queued: too many tasks are waiting");
+            self.tell(&entry.task);
             inner.order.retain(|x| x != id);
             if entry.journaled
                 && let Some(journal) = &self.journal
@@ -185,17 +229,27 @@ impl TaskStore {
             .map(|e| serde_json::to_vec(&e.task).expect("a Task always serializes"))
     }
 
-    /// Every task, newest first, as a JSON array.
-    pub fn list_json(&self) -> Vec<u8> {
+    /// The tasks `query` selects, newest first, as a JSON array; `None` when
+    /// `query.before` names no task.
+    pub fn query_json(&self, query: &TaskQuery) -> Option<Vec<u8>> {
         let inner = lock(&self.inner);
-        let tasks: Vec<&Task> = inner
-            .order
-            .iter()
-            .rev()
+        let mut ids = inner.order.iter().rev();
+        if let Some(before) = &query.before {
+            inner.tasks.get(before)?;
+            ids.by_ref().find(|id| *id == before);
+        }
+        let tasks: Vec<&Task> = ids
             .filter_map(|id| inner.tasks.get(id))
             .map(|e| &e.task)
+            .filter(|t| query.selects(t))
+            .take(query.limit)
             .collect();
-        serde_json::to_vec(&tasks).expect("a Task always serializes")
+        Some(serde_json::to_vec(&tasks).expect("a Task always serializes"))
+    }
+
+    /// A task's status, if it exists.
+    pub fn status(&self, id: &str) -> Option<TaskStatus> {
+        lock(&self.inner).tasks.get(id).map(|e| e.task.status)
     }
 
     /// The newest task for which `matches` holds, cloned.
@@ -240,6 +294,7 @@ impl TaskStore {
         if entry.task.status != before && entry.journaled {
             self.record(&entry.task);
         }
+        self.tell(&entry.task);
         if !entry.subscribers.is_empty() {
             let snapshot = Snapshot::new(&entry.task);
             let terminal = snapshot.terminal;
@@ -278,6 +333,15 @@ impl TaskStore {
         panic!("deliberate panic from the debug-build test route, with the task lock held");
     }
 
+    /// Publishes the task's state as a `task` event, its logs trimmed to the newest
+    /// [`TASK_EVENT_LOG_LINES`] (`logs_from` says where they start).
+    fn tell(&self, task: &Task) {
+        let from = task.log_end().saturating_sub(TASK_EVENT_LOG_LINES);
+        let terminal = task.status.is_terminal();
+        self.events
+            .task_changed(&task.id, task.created_at, terminal, task.to_json_from(from));
+    }
+
     fn record(&self, task: &Task) {
         if let Some(journal) = &self.journal {
             journal.put(task);
@@ -313,7 +377,7 @@ mod tests {
 
     #[test]
     fn clients_at_the_same_line_share_one_serialization() {
-        let store = TaskStore::new(Vec::new(), None);
+        let store = TaskStore::new(Vec::new(), None, Arc::new(EventHub::starting_after(0)));
         let task = store.create(Action::PullVm, None);
         let (_, updates) = store.subscribe(&task.id).unwrap();
         store.update(&task.id, |t| {
