@@ -56,7 +56,7 @@ fn tasks_refused_with_429_are_absent_after_a_restart() {
     let dir = server.kill();
     sec_support::kill_sim_leftovers_in(dir.path());
     let server = TestServer::start_in(dir, support::Setup::default());
-    let tasks = server.get("/api/tasks").json();
+    let tasks = server.get("/api/tasks?limit=500").json();
     let tasks = tasks.as_array().unwrap();
     assert_eq!(
         tasks.len(),
