@@ -649,3 +649,81 @@ fn categorized_available_images_and_active_tasks() {
     });
     assert_eq!(active[0]["id"], task.as_str());
 }
+
+#[test]
+fn suspend_a_macos_vm_started_suspendable_and_resume_it() {
+    let mut setup = Setup::default();
+    setup.env.push(("TART_SIM_SUSPEND_MS".into(), "300".into()));
+    let server = TestServer::start_with(setup);
+    assert!(
+        server
+            .sim(&["create", "--from-ipsw", "latest", "mac"])
+            .status
+            .success()
+    );
+    let started = completed(&server, "/api/vms/mac/start", json!({"suspendable": true}));
+    assert!(
+        started["command"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("--suspendable")),
+        "{started}"
+    );
+    let done = completed(&server, "/api/vms/mac/suspend", json!({}));
+    assert_eq!(done["action"], "suspend_vm");
+    assert!(ran(&server, &["suspend", "--", "mac"]));
+    assert!(server.tart_home().join("vms/mac/state.vzvmsave").exists());
+    let vm = server.get("/api/vms/mac").json();
+    assert_eq!(vm["state"], "suspended", "{vm}");
+    let (status, reply) = refused(&server, "/api/vms/mac/suspend", json!({}));
+    assert_eq!(status, 409);
+    assert!(
+        reply["detail"]
+            .as_str()
+            .unwrap()
+            .contains("already suspended")
+    );
+    let (status, _) = refused(&server, "/api/vms/mac/settings", json!({"cpu": 5}));
+    assert_eq!(status, 409, "a new MAC or disk would break the snapshot");
+
+    // Start resumes it; the resumed run can be suspended again.
+    let resumed = completed(&server, "/api/vms/mac/start", json!({}));
+    assert!(
+        resumed["logs"]
+            .to_string()
+            .contains("restoring VM state from a snapshot"),
+        "{resumed}"
+    );
+    eventually("running again", || {
+        (server.get("/api/vms/mac").json()["status"] == "running").then_some(())
+    });
+    completed(&server, "/api/vms/mac/suspend", json!({}));
+    completed(&server, "/api/vms/mac/stop", json!({}));
+}
+
+/// Every name tart accepts works through create, settings and rename (api-next §1).
+#[test]
+fn names_with_spaces_and_unicode_go_through() {
+    let server = TestServer::start();
+    completed(
+        &server,
+        "/api/vms/create",
+        json!({"name": "my vm (dev)", "os": "linux"}),
+    );
+    completed(
+        &server,
+        "/api/vms/my%20vm%20(dev)/settings",
+        json!({"cpu": 2}),
+    );
+    completed(
+        &server,
+        "/api/vms/my%20vm%20(dev)/rename",
+        json!({"new_name": "taart-ü-文"}),
+    );
+    assert!(ran(&server, &["rename", "--", "my vm (dev)", "taart-ü-文"]));
+    assert_eq!(config(&server, "taart-ü-文")["cpuCount"], 2);
+    let (status, _) = refused(&server, "/api/vms/create", json!({"name": "a/b"}));
+    assert_eq!(status, 422);
+    let (status, _) = refused(&server, "/api/vms/a%2Fb/rename", json!({"new_name": "c"}));
+    assert_eq!(status, 404);
+}
