@@ -1,13 +1,12 @@
 // Real-browser tests of making and changing VMs: New VM from an image, Settings, Start,
-// Rename, Resume of a suspended VM, Delete, Disk space with the prune preview, and
+// Rename, Start with options, Suspend and Resume, Delete, Disk space with the prune preview, and
 // Registries. Screenshots of each dialog, light and dark, at 1280 px and phone width,
 // go to target/ui-screenshots/lifecycle-*.png.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeHome, sim, startServer, apiCall, launchBrowser, newPage, shot, vmItem, taskItem, SIM_BIN } from './support/harness.mjs';
+import { makeHome, sim, startServer, apiCall, launchBrowser, newPage, shot, vmItem, taskItem } from './support/harness.mjs';
 
 /** Longest one task may take in these tests. */
 const TASK_TIMEOUT = 30000;
@@ -123,16 +122,21 @@ describe('making and changing VMs', { timeout: 300000 }, () => {
     await vmItem(page, 'dev-2').waitFor({ timeout: 15000 });
   });
 
-  test('a suspended macOS VM shows Resume, which starts it again', async () => {
+  test('Start with options (suspendable), Suspend, then Resume', async () => {
     sim(home, 'create', '--from-ipsw', 'latest', 'mac');
-    // Run it suspendable outside the server, then suspend it: tart's own CLI path.
-    const run = spawn(SIM_BIN, ['run', '--no-graphics', '--suspendable', 'mac'], { env: { ...home.env, CI: '1' }, stdio: 'ignore', detached: true });
-    const exited = new Promise((resolve) => run.once('exit', resolve));
-    await waitFor(() => fs.existsSync(path.join(home.env.TART_HOME, 'vms/mac/config.json')) && sim(home, 'list').includes('running'), 'mac runs');
-    sim(home, 'suspend', 'mac');
-    await exited;
     await page.locator('#refresh-btn').click();
     const card = vmItem(page, 'mac');
+    await card.waitFor({ timeout: 15000 });
+    assert.equal(await card.getByRole('button', { name: 'Suspend mac', exact: true }).isVisible(), false, 'a stopped VM has no Suspend');
+    await openMore(page, 'mac');
+    await card.getByRole('button', { name: 'Start with options… mac', exact: true }).click();
+    await page.locator('#start-dialog').waitFor({ state: 'visible' });
+    await page.check('#start-dialog-suspendable');
+    await page.click('#start-dialog-submit');
+    await taskDone(page, 'Start', 'mac');
+    await card.locator('.status-pill', { hasText: 'running' }).waitFor({ timeout: 15000 });
+    await card.getByRole('button', { name: 'Suspend mac', exact: true }).click();
+    await taskDone(page, 'Suspend', 'mac');
     await card.locator('.status-pill', { hasText: 'suspended' }).waitFor({ timeout: 15000 });
     const resume = card.getByRole('button', { name: 'Resume mac', exact: true });
     assert.ok(await resume.isVisible());
@@ -141,6 +145,7 @@ describe('making and changing VMs', { timeout: 300000 }, () => {
     await card.locator('.status-pill', { hasText: 'running' }).waitFor({ timeout: 15000 });
     await page.getByRole('button', { name: 'Stop mac', exact: true }).click();
     await taskDone(page, 'Stop', 'mac');
+    await card.locator('.status-pill', { hasText: 'stopped' }).waitFor({ timeout: 15000 });
   });
 
   test('Delete a VM', async () => {
@@ -244,6 +249,11 @@ describe('lifecycle dialogs: screenshots light and dark, wide and phone', { time
           await shot(page, 'lifecycle-' + tag + '-4-settings');
           await close('#settings-dialog');
           await openMore(page, 'web-server');
+          await vmItem(page, 'web-server').getByRole('button', { name: 'Start with options… web-server', exact: true }).click();
+          await page.locator('#start-dialog').waitFor({ state: 'visible' });
+          await shot(page, 'lifecycle-' + tag + '-8-start-options');
+          await close('#start-dialog');
+          await openMore(page, 'web-server');
           await vmItem(page, 'web-server').getByRole('button', { name: 'Rename web-server', exact: true }).click();
           await page.locator('#rename-dialog').waitFor({ state: 'visible' });
           await shot(page, 'lifecycle-' + tag + '-5-rename');
@@ -266,17 +276,3 @@ describe('lifecycle dialogs: screenshots light and dark, wide and phone', { time
     }
   }
 });
-
-/** Polls `check` every 100 ms until it is true; fails after 15 s. */
-async function waitFor(check, what) {
-  const deadline = Date.now() + 15000;
-  for (;;) {
-    try {
-      if (check()) return;
-    } catch (_) {
-      /* not yet */
-    }
-    if (Date.now() > deadline) throw new Error('timed out waiting until ' + what);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

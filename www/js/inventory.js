@@ -10,6 +10,7 @@ import { confirmDelete } from './dialogs/delete.js';
 import { openDetails } from './dialogs/details.js';
 import { openRename } from './dialogs/rename.js';
 import { openSettings } from './dialogs/settings.js';
+import { openStart } from './dialogs/start.js';
 import { osLabel, cpuLabel, memoryLabel, diskLabel, countText } from './format.js';
 import { state, invalidate, onRender } from './store.js';
 import { busyTaskFor, runAction } from './tasks.js';
@@ -233,6 +234,7 @@ function createVmItem(name, image) {
     const menu = h('details', { class: 'lc-menu' }, [
       h('summary', { class: 'btn btn-small', 'aria-label': 'More actions for ' + name, text: 'More' }),
       h('div', { class: 'lc-menu-items', role: 'group', 'aria-label': 'More actions for ' + name }, [
+        actionButton('start-options', 'Start with options…', name, () => menuDo(menu, () => openStart(name))),
         actionButton('clone', 'Clone', name, () => menuDo(menu, () => openClone(name))),
         actionButton('settings', 'Settings', name, () => menuDo(menu, () => openSettings(name))),
         actionButton('rename', 'Rename', name, () => menuDo(menu, () => openRename(name))),
@@ -288,6 +290,8 @@ function updateVmItem(li, vm, image) {
     const suspend = li.querySelector('[data-action="suspend"]');
     suspend.hidden = !allowed(vm, 'suspend');
     suspend.disabled = off;
+    const withOptions = li.querySelector('[data-action="start-options"]');
+    withOptions.disabled = off || !allowed(vm, 'start');
     for (const kind of ['clone', 'settings', 'rename']) {
       const btn = li.querySelector('[data-action="' + kind + '"]');
       btn.disabled = off || !allowed(vm, kind);

@@ -8,6 +8,7 @@ import { initPruneDialog, openPrune } from './dialogs/prune.js';
 import { initRegistriesDialog, openRegistries } from './dialogs/registries.js';
 import { initRenameDialog } from './dialogs/rename.js';
 import { initSettingsDialog } from './dialogs/settings.js';
+import { initStartDialog } from './dialogs/start.js';
 
 const PLUS = 'M8 3v10M3 8h10';
 const DISK = 'M2.5 10.5h11v3h-11zM3.5 10.5l1.5-7h6l1.5 7M11 12h.01';
@@ -25,6 +26,7 @@ export function initLifecycle() {
   initCloneDialog();
   initSettingsDialog();
   initRenameDialog();
+  initStartDialog();
   initPruneDialog();
   initRegistriesDialog();
   const buttons = [

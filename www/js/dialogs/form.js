@@ -9,7 +9,7 @@ import { closeOnBackdrop } from './common.js';
 /**
  * Builds the dialog once. `spec`: { id, title, intro?, fields: [field], submit,
  * extra? (an element placed before the buttons), alias? (server field → form field) }. A field: { name, label, type
- * ('text'|'number'|'password'|'select'|'checkbox'), hint?, min?, max?, options?
+ * ('text'|'number'|'password'|'select'|'checkbox'|'textarea'), hint?, min?, max?, options?
  * ([{value, label}]), placeholder?, autocomplete? }.
  * Returns { dlg, form, input(name), values(), setError(name, text), clearErrors(),
  * showError(err), busy(on) }.
@@ -45,6 +45,7 @@ export function buildFormDialog(spec) {
       const out = {};
       for (const [name, el] of inputs) {
         if (el.type === 'checkbox') out[name] = el.checked;
+        else if (el.tagName === 'TEXTAREA') out[name] = el.value;
         else out[name] = el.value.trim();
       }
       return out;
@@ -110,6 +111,8 @@ function fieldEl(dialogId, f, inputs, errors) {
     for (const o of f.options || []) input.append(h('option', { value: o.value, text: o.label }));
   } else if (f.type === 'checkbox') {
     input = h('input', { type: 'checkbox', id, name: f.name, 'aria-describedby': described });
+  } else if (f.type === 'textarea') {
+    input = h('textarea', { id, name: f.name, rows: '3', placeholder: f.placeholder, spellcheck: 'false', 'aria-describedby': described });
   } else {
     input = h('input', {
       type: f.type === 'number' ? 'number' : f.type === 'password' ? 'password' : 'text',
