@@ -4,6 +4,31 @@
 //! tuning knobs. Embedders who need other values change them here and rebuild. The one
 //! exception is the `tart` timeouts, which are the defaults of
 //! [`crate::config::Timeouts`] and can be shortened per server (tests do).
+//!
+//! # What they add up to (memory)
+//!
+//! One task holds at most [`MAX_TASK_LOG_BYTES`] of log (64 KiB, in at most
+//! [`MAX_LOG_LINES`] lines), [`MAX_STDERR_TAIL_BYTES`] of stderr (16 KiB) and
+//! [`MAX_TASK_ERROR_BYTES`] of error (4 KiB); with its argv, result and fields, about
+//! 86 KiB of text (plus ~50 KiB of bookkeeping when its log is 2,000 tiny lines).
+//! - The store: [`MAX_TASKS_KEPT`] finished tasks (500 × 86 KiB ≈ 42 MiB), plus the
+//!   unfinished ones: at most [`MAX_QUEUED_TASKS`] pending tasks with no output yet
+//!   (~1 KiB each) and the few running ones.
+//! - `GET /api/tasks`: one JSON array of those, ≈ 42 MiB at worst (text made of quotes
+//!   and backslashes serializes to up to twice that).
+//! - The journal: ids only in memory; on disk the kept tasks plus at most
+//!   [`JOURNAL_COMPACT_AFTER_BYTES`] (≈ 50 MiB); read at start line by line, lines of at
+//!   most [`MAX_JOURNAL_LINE_BYTES`], every task trimmed to the budgets above.
+//! - A start task following a `tart run` log: [`MAX_RUN_LOG_READ_PER_POLL`] (1 MiB) of
+//!   bytes and at most [`MAX_LOG_LINES`] new lines at a time; the file itself is emptied
+//!   at [`MAX_RUN_LOG_BYTES`] (16 MiB).
+//! - A `tart` call's capture: [`MAX_CAPTURE_BYTES`] per stream (4 MiB × 2) for at most
+//!   [`MAX_TART_PROCESSES`] calls at once (the worst case is 256 MiB, reached only if 32
+//!   calls flood at once; besides, a call's lines are streamed into its task).
+//!
+//! So the task history costs tens of MiB at most. Not bounded this way: a WebSocket
+//! client's queue of [`WS_SUBSCRIBER_QUEUE`] snapshots (each a copy of one task), for up
+//! to [`MAX_WS_CLIENTS`] clients; see the README's known limits.
 
 use std::time::Duration;
 
@@ -76,12 +101,25 @@ pub const MAX_QUEUED_TASKS: usize = 256;
 /// Finished tasks kept in memory and on disk (500); the oldest finished ones go first.
 pub const MAX_TASKS_KEPT: usize = 500;
 
+/// New journal bytes after which `tasks.jsonl` is compacted (8 MiB), besides every
+/// 2,000 lines: the file stays under the kept tasks plus this.
+pub const JOURNAL_COMPACT_AFTER_BYTES: usize = 8 * 1024 * 1024;
+
+/// Longest journal line read at start (16 MiB): a task within today's budgets is under
+/// 200 KiB; older servers wrote tasks of up to ~12 MiB, which are read and trimmed.
+/// Longer lines are skipped as unreadable, never held whole.
+pub const MAX_JOURNAL_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Longest `error` a task keeps (4 KiB, the end of it): the error is one readable line;
+/// the details are in `stderr`.
+pub const MAX_TASK_ERROR_BYTES: usize = 4 * 1024;
+
 /// Log lines kept per task (2,000); older lines are dropped and counted.
 pub const MAX_LOG_LINES: usize = 2_000;
 
 /// Log bytes kept per task (64 KiB), whatever the number of lines: the oldest lines go
 /// first. With [`MAX_TASKS_KEPT`] this bounds every task log in memory together (see
-/// [`MEMORY_BOUNDS`]).
+/// the sums in this module's documentation).
 pub const MAX_TASK_LOG_BYTES: usize = 64 * 1024;
 
 /// Longest log line kept (4 KiB); longer lines are cut and marked.

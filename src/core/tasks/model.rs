@@ -5,7 +5,9 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::limits::{MAX_LOG_LINES, MAX_STDERR_TAIL_BYTES, MAX_TASK_LOG_BYTES};
+use crate::limits::{
+    MAX_LOG_LINES, MAX_STDERR_TAIL_BYTES, MAX_TASK_ERROR_BYTES, MAX_TASK_LOG_BYTES,
+};
 
 /// What a task does; the wire names are the predecessor's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,10 +129,31 @@ impl Task {
         }
     }
 
-    /// Ends the task as failed.
+    /// Ends the task as failed; the error is cut to its last [`MAX_TASK_ERROR_BYTES`].
     pub fn fail(&mut self, error: impl Into<String>) {
         self.status = TaskStatus::Failed;
-        self.error = Some(error.into());
+        let error = error.into();
+        self.error = Some(if error.len() > MAX_TASK_ERROR_BYTES {
+            format!("…{}", tail(&error, MAX_TASK_ERROR_BYTES))
+        } else {
+            error
+        });
+    }
+
+    /// Cuts a task to today's budgets (logs, stderr, error): for tasks loaded from a
+    /// journal that an older server wrote with looser limits.
+    pub fn trim_to_budgets(&mut self) {
+        let logs = std::mem::take(&mut self.logs);
+        self.log_bytes = 0;
+        self.push_logs(logs, 0);
+        if let Some(stderr) = self.stderr.take() {
+            self.set_stderr(&stderr);
+        }
+        if let Some(error) = &self.error
+            && error.len() > MAX_TASK_ERROR_BYTES
+        {
+            self.error = Some(format!("…{}", tail(error, MAX_TASK_ERROR_BYTES)));
+        }
     }
 
     /// How many lines this task has logged in all (kept and dropped): the absolute index
