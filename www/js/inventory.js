@@ -76,7 +76,8 @@ export async function refreshInventory(opts) {
 
 function setInventory(vms) {
   if (!Array.isArray(vms)) return;
-  state.vms = vms.filter((v) => v && typeof v.name === 'string');
+  // Cluster VMs (GET /api/vms with --orchard) are cluster.js's to show.
+  state.vms = vms.filter((v) => v && typeof v.name === 'string' && v.backend !== 'orchard');
   state.loaded = true;
   state.lastRefresh = new Date();
   invalidate();

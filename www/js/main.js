@@ -11,8 +11,10 @@
 //   actions.js     operation registry (labels)     dialogs/     one file per dialog
 //   format.js vms.js   pure helpers (unit-tested)  toolbar.js   filter, sort, view
 //   lifecycle.js   New VM, Disk space, Registries and their dialogs
+//   cluster.js     the Orchard cluster: workers and cluster VMs
 import { TOKEN, initTokenForm } from './token.js';
 import { heartbeat, loadVersions, scheduleHeartbeat, showAuthFailed, updateConn } from './connection.js';
+import { initCluster } from './cluster.js';
 import { $ } from './dom.js';
 import { initDeleteDialog } from './dialogs/delete.js';
 import { initDetailsDialog } from './dialogs/details.js';
@@ -31,6 +33,7 @@ function init() {
   initLifecycle();
   initTasks();
   initToolbar();
+  initCluster();
   $('reconnect-btn').addEventListener('click', heartbeat);
 
   // The inventory changed after a task ends (a completed start also knows the IP now),

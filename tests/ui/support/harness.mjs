@@ -48,7 +48,8 @@ export function sim(home, ...args) {
 }
 
 /**
- * Starts the server. `tart` defaults to tart-sim; pass another path to simulate a missing tart.
+ * Starts the server. `tart` defaults to tart-sim; pass another path to simulate a missing tart;
+ * `args` are extra flags (e.g. `--demo-cluster`).
  * Resolves to { url, pageUrl, token, port, proc, stop() }; `pageUrl` is what the server
  * prints to open: the page with the token in the fragment.
  */
@@ -57,7 +58,8 @@ export async function startServer(home, opts = {}) {
   const port = opts.port || 0;
   const logPath = path.join(home.tmp, 'server-' + Date.now() + '.log');
   const log = fs.openSync(logPath, 'a');
-  const proc = spawn(SERVER_BIN, ['--port', String(port), '--data-dir', home.dataDir, '--tart', tart], {
+  const args = ['--port', String(port), '--data-dir', home.dataDir, '--tart', tart, ...(opts.args || [])];
+  const proc = spawn(SERVER_BIN, args, {
     env: home.env,
     stdio: ['ignore', 'pipe', log],
   });
