@@ -204,6 +204,16 @@ pub const CONFIG_REWRITE_ATTEMPTS: u32 = 8;
 /// The pause between those reads (50 ms): tart's rewrite of a 1 KB file takes far less.
 pub const CONFIG_REWRITE_PAUSE: Duration = Duration::from_millis(50);
 
+/// How long a graceful stop waits for the guest by default (60 s) before it falls back
+/// to `tart stop`: a guest OS shuts down in seconds to a minute.
+pub const GRACEFUL_STOP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The longest wait a graceful stop may ask for (600 s), so no task waits for ever.
+pub const MAX_GRACEFUL_STOP_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// How often a graceful stop asks whether `tart run` still holds the VM (200 ms).
+pub const GRACEFUL_STOP_POLL_INTERVAL: Duration = Duration::from_millis(200);
+
 /// Background inventory refresh interval (10 s).
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 

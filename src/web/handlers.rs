@@ -3,6 +3,7 @@
 //! action: those become tasks and answer 202 at once.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -12,8 +13,9 @@ use super::request::Head;
 use super::state::Web;
 use crate::backend::tart::TartError;
 use crate::core::inventory::{Change, Vm};
-use crate::core::tasks::{Action, actions};
+use crate::core::tasks::{Action, actions, graceful_stop};
 use crate::core::validate;
+use crate::limits::{GRACEFUL_STOP_TIMEOUT, MAX_GRACEFUL_STOP_TIMEOUT};
 use crate::web::error::Error;
 
 pub fn index() -> Reply {
@@ -152,10 +154,61 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-pub fn stop(app: &Arc<Web>, name: &str) -> Result<Reply, Error> {
+/// `POST /api/vms/{name}/stop`, optionally `{"graceful": true, "timeout"?: seconds}`:
+/// ask the guest to shut down and fall back to `tart stop` after the timeout (default
+/// [`GRACEFUL_STOP_TIMEOUT`]); without it, the seed's `tart stop --timeout 30`.
+pub fn stop(app: &Arc<Web>, name: &str, body: Option<Value>) -> Result<Reply, Error> {
     path_name(name)?;
+    let graceful = graceful_stop(body)?;
     find_vm(app, name)?;
-    accepted(actions::submit(&app.core, Action::StopVm, name)?)
+    match graceful {
+        Some(timeout) => accepted(graceful_stop::submit(&app.core, name, timeout)?),
+        None => accepted(actions::submit(&app.core, Action::StopVm, name)?),
+    }
+}
+
+/// The stop body: `Some(timeout)` for a graceful stop.
+fn graceful_stop(body: Option<Value>) -> Result<Option<Duration>, Error> {
+    let fields = match body {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(fields)) => fields,
+        Some(other) => {
+            return Err(Error::Validation(vec![crate::web::error::FieldError {
+                kind: "model_attributes_type",
+                loc: vec!["body".into()],
+                msg: "Input should be a valid dictionary or object to extract fields from".into(),
+                input: other,
+            }]));
+        }
+    };
+    let graceful = match fields.get("graceful") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(Error::invalid_field(
+                "bool_type",
+                "graceful",
+                "Input should be a valid boolean",
+                other.clone(),
+            ));
+        }
+    };
+    let max = MAX_GRACEFUL_STOP_TIMEOUT.as_secs();
+    let timeout = match fields.get("timeout") {
+        None | Some(Value::Null) => GRACEFUL_STOP_TIMEOUT,
+        Some(v) => match v.as_u64().filter(|s| (1..=max).contains(s)) {
+            Some(seconds) => Duration::from_secs(seconds),
+            None => {
+                return Err(Error::invalid_field(
+                    "int_range",
+                    "timeout",
+                    format!("Input should be a whole number of seconds from 1 to {max}"),
+                    v.clone(),
+                ));
+            }
+        },
+    };
+    Ok(graceful.then_some(timeout))
 }
 
 pub fn delete(app: &Arc<Web>, name: &str) -> Result<Reply, Error> {

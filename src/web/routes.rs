@@ -149,7 +149,8 @@ static ROUTES: &[Route] = &[
         if cl::wants_cluster(&c.head.target) {
             return cl::stop(w, c.param(0)).map(Into::into);
         }
-        h::stop(w, c.param(0)).map(Into::into)
+        let name = c.param(0).to_string();
+        h::stop(w, &name, c.body).map(Into::into)
     }),
     route(Post, "/api/vms/{name}/delete", Api, |w, c| {
         if cl::wants_cluster(&c.head.target) {

@@ -149,6 +149,11 @@ impl Tart {
         os::run_lock_holder(self.home.as_ref()?, name).map(|holder| holder.is_some())
     }
 
+    /// The PID of the `tart run` holding local VM `name`, when the home is ours to read.
+    pub fn run_pid(&self, name: &str) -> Option<i32> {
+        os::run_lock_holder(self.home.as_ref()?, name).flatten()
+    }
+
     /// `tart ip -- <name>`: `Ok(None)` when tart found no address (exit 1).
     pub fn ip(&self, name: &str) -> Result<Option<String>, TartError> {
         match self.query(&strings(&["ip", "--", name]), self.query_timeout) {

@@ -1,7 +1,7 @@
 //! What tart learns from the operating system, learnt the same way: whether a VM's
 //! `tart run` holds it (the `config.json` record lock) and the user's home folder (the
-//! passwd entry). Two small syscalls std does not offer, each in one function with its
-//! `SAFETY` note. No threads, no state.
+//! passwd entry); and tart's signal for a graceful guest shutdown. Small syscalls std
+//! does not offer, each in one function with its `SAFETY` note. No threads, no state.
 
 use std::ffi::{CStr, OsString};
 use std::fs::File;
@@ -52,6 +52,22 @@ fn lock_holder(file: &File) -> Option<Option<i32>> {
     }
     let free = request.l_type == libc::F_UNLCK as libc::c_short || request.l_pid <= 0;
     Some((!free).then_some(request.l_pid))
+}
+
+/// Sends SIGUSR2 to a VM's `tart run` (`pid` from [`run_lock_holder`]): tart's request
+/// for a graceful guest shutdown.
+#[allow(unsafe_code)] // kill(2): std signals only its own children.
+pub fn request_guest_stop(pid: i32) -> std::io::Result<()> {
+    if pid <= 0 {
+        return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: kill(2) has no memory-safety preconditions; a stale PID is an ESRCH.
+    let rc = unsafe { libc::kill(pid, libc::SIGUSR2) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// The home folder of the user we run as, from the passwd entry, as Foundation's

@@ -25,6 +25,9 @@ pub const DEFAULT_PROGRESS_MS: u64 = 1000;
 /// Default of `TART_SIM_SUSPEND_MS`: a real snapshot writes the guest's memory to disk, so
 /// the VM stays `running` for a while after `tart suspend` returned.
 pub const DEFAULT_SUSPEND_MS: u64 = 300;
+/// Default of `TART_SIM_GUEST_STOP_MS`: how long a guest takes to power off after
+/// SIGUSR2's shutdown request.
+pub const DEFAULT_GUEST_STOP_MS: u64 = 300;
 /// Default and maximum of `TART_SIM_LEASE_POOL`: vmnet hands out `.2` to `.253`.
 pub const DEFAULT_LEASE_POOL: u64 = 252;
 
@@ -51,6 +54,8 @@ pub struct Knobs {
     pub progress_interval: Duration,
     /// `TART_SIM_PULL_RETRIES`: how many disk downloads fail half-way and are retried.
     pub pull_retries: u64,
+    /// `TART_SIM_GUEST_STOP_MS`: from SIGUSR2 until the guest has powered off.
+    pub guest_stop: Duration,
     /// `TART_SIM_SUSPEND_MS`: how long writing the snapshot takes.
     pub suspend: Duration,
     /// `TART_SIM_ASIF` (non-empty): the host is macOS 26, so `--disk-format asif` works.
@@ -83,6 +88,7 @@ impl Knobs {
             pull_retries: number("TART_SIM_PULL_RETRIES", 0),
             lease_pool: number("TART_SIM_LEASE_POOL", DEFAULT_LEASE_POOL)
                 .clamp(1, DEFAULT_LEASE_POOL),
+            guest_stop: millis("TART_SIM_GUEST_STOP_MS", DEFAULT_GUEST_STOP_MS),
             suspend: millis("TART_SIM_SUSPEND_MS", DEFAULT_SUSPEND_MS),
             asif: flag("TART_SIM_ASIF"),
             lease_renumber: flag("TART_SIM_LEASE_RENUMBER"),

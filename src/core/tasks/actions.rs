@@ -140,7 +140,7 @@ fn finish(
     });
 }
 
-fn stop(app: &Core, id: &str, name: &str) {
+pub(super) fn stop(app: &Core, id: &str, name: &str) {
     let Some(mut outcome) = run_step(
         app,
         id,

@@ -6,6 +6,7 @@
 //! follows and caps the `tart run` log, and `actions` are the job bodies that drive `tart` (`start` the one that starts a VM).
 
 pub mod actions;
+pub mod graceful_stop;
 pub mod journal;
 pub mod model;
 pub mod run_log;

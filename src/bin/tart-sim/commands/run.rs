@@ -32,9 +32,6 @@ const TICK: Duration = Duration::from_millis(20);
 /// How often a booted guest without a lease asks the DHCP server again (a full pool).
 const DHCP_RETRY: Duration = Duration::from_secs(1);
 
-/// How long a guest takes to power off after SIGUSR2's ACPI-style request.
-const GUEST_SHUTDOWN: Duration = Duration::from_millis(300);
-
 /// Bridge interfaces the simulated host has, as `(BSD name, display name)`.
 const BRIDGE_INTERFACES: &[(&str, &str)] = &[("en0", "Ethernet"), ("en1", "Wi-Fi")];
 
@@ -400,7 +397,7 @@ fn vm_loop(plan: &Plan, home: &Home, ctx: &Ctx) -> Result<(), Failure> {
         }
         if signals::take(libc::SIGUSR2) && guest_stops_at.is_none() {
             output::out_line("Requesting guest OS to stop...");
-            guest_stops_at = Some(now + GUEST_SHUTDOWN);
+            guest_stops_at = Some(now + ctx.knobs.guest_stop);
         }
         if guest_stops_at.is_some_and(|at| now >= at) {
             output::out_line("guest has stopped the virtual machine");
