@@ -113,6 +113,10 @@ describe('inventory with VMs', { timeout: 240000 }, () => {
     await task.locator('.task-status', { hasText: 'completed' }).waitFor({ timeout: TASK_TIMEOUT });
     await item.locator('.status-pill', { hasText: 'stopped' }).waitFor({ timeout: 15000 });
     await page.getByRole('button', { name: 'Start linux-a', exact: true }).waitFor({ timeout: 5000 });
+    // The start's VNC link no longer opens anything: its VM is gone from that address.
+    const vnc = taskItem(page, 'Start', 'linux-a').locator('a.vnc-link');
+    await page.waitForFunction((el) => el && !el.hasAttribute('href'), await vnc.elementHandle(), { timeout: 10000 });
+    assert.equal(await vnc.getAttribute('aria-disabled'), 'true');
     await shot(page, '05-stopped');
   });
 
@@ -293,12 +297,21 @@ describe('tart missing', { timeout: 60000 }, () => {
     await server?.stop();
   });
 
-  test('shows a banner', async () => {
+  test('says it once, with what to do, and the header does not claim all is well', async () => {
     const { page } = view;
     await page.goto(server.pageUrl);
     const banner = page.locator('#tart-banner');
     await banner.waitFor({ state: 'visible', timeout: 15000 });
     assert.match(await banner.textContent(), /Tart was not found/);
+    assert.match(await banner.textContent(), /brew install cirruslabs\/cli\/tart/);
+    await page.locator('#conn-text', { hasText: 'Tart not found' }).waitFor({ timeout: 10000 });
+    await page.locator('#empty-notart').waitFor({ state: 'visible', timeout: 10000 });
+    // #empty-notart shows once the refresh has failed too: its error is not shown again.
+    const text = await page.evaluate(() => document.body.innerText);
+    const times = text.split('/nonexistent/tart').length - 1;
+    assert.equal(times, 1, 'the error appears once:\n' + text);
+    assert.equal(await page.getByRole('button', { name: 'Pull an image' }).isVisible(), false, 'no advice to pull');
+    assert.equal(await page.getByRole('button', { name: 'Pull image' }).isDisabled(), true);
     await shot(page, '17-tart-missing');
   });
 });

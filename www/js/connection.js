@@ -2,7 +2,7 @@
 // header's connection label and the versions line (with the tart banner).
 import { api } from './api.js';
 import { $, announce } from './dom.js';
-import { state, invalidate, on, emit } from './store.js';
+import { state, invalidate, on, onRender, emit } from './store.js';
 
 /** How often the server's health is checked while everything is fine. */
 const HEARTBEAT_MS = 4000;
@@ -19,7 +19,6 @@ export function setOnline(online) {
   state.online = online;
   document.body.classList.toggle('is-offline', !online);
   $('offline-banner').hidden = online;
-  updateConn();
   invalidate();
   scheduleHeartbeat();
   if (online) {
@@ -29,10 +28,12 @@ export function setOnline(online) {
   }
 }
 
-export function updateConn() {
+/** The header's label: a server that cannot run tart is not "Connected" in any useful sense. */
+function renderConn() {
   const conn = $('conn');
   conn.classList.toggle('is-offline', !state.online);
-  $('conn-text').textContent = state.online ? 'Connected' : 'Offline';
+  conn.classList.toggle('is-warn', state.online && state.tartMissing);
+  $('conn-text').textContent = !state.online ? 'Offline' : state.tartMissing ? 'Tart not found' : 'Connected';
 }
 
 export function scheduleHeartbeat() {
@@ -70,6 +71,7 @@ export async function loadVersions() {
   try {
     const tart = await api('GET', '/api/tart/version');
     $('tart-banner').hidden = true;
+    state.tartMissing = false;
     if (tart && tart.version) parts.push('tart ' + tart.version);
     // An old tart the server cannot drive well: the server says what breaks.
     const warnings = (tart && Array.isArray(tart.warnings)) ? tart.warnings.map(String) : [];
@@ -79,9 +81,16 @@ export async function loadVersions() {
     if (!err.network && err.status !== 401) {
       $('tart-banner-detail').textContent = err.message;
       $('tart-banner').hidden = false;
+      state.tartMissing = true;
     }
   }
   $('versions').textContent = parts.join(' · ');
+  invalidate();
+}
+
+/** Registers the header's renderer; call once at start. */
+export function initConnection() {
+  onRender(renderConn);
 }
 
 on('reachable', setOnline);

@@ -45,6 +45,19 @@ export function cpuLabel(c) {
   return String(c);
 }
 
+/**
+ * Space a VM uses, from tart's `Size` (GB as a string with three decimals, "12.345"):
+ * whole GB from 10 up, one decimal below, "under 0.1 GB" for a VM that uses next to none.
+ */
+export function usedLabel(size) {
+  const n = typeof size === 'number' ? size : Number.parseFloat(String(size));
+  if (!Number.isFinite(n) || n < 0) return size === null || size === undefined || size === '' ? '—' : String(size);
+  if (n === 0) return '0 GB';
+  if (n < 0.1) return 'under 0.1 GB';
+  if (n < 10) return (Math.round(n * 10) / 10).toString() + ' GB';
+  return Math.round(n).toString() + ' GB';
+}
+
 /** "3" or "2 of 3": how many items a filtered list shows. */
 export function countText(shown, total) {
   return shown === total ? String(total) : shown + ' of ' + total;
@@ -60,8 +73,13 @@ export function detailText(body, status) {
         .map((item) => {
           if (!item || typeof item !== 'object') return String(item);
           const loc = Array.isArray(item.loc) ? item.loc.filter((p) => p !== 'body') : [];
-          const msg = item.msg || item.type || 'invalid value';
-          return loc.length ? loc.join('.') + ': ' + msg : msg;
+          const raw = String(item.msg || item.type || 'invalid value');
+          // The predecessor's validators prefix their own sentence with "Value error, ";
+          // that sentence names the problem, so neither it nor the field name is shown.
+          const own = /^(value|assertion) error,\s*/i.exec(raw);
+          const rest = own ? raw.slice(own[0].length) : raw;
+          const msg = rest.charAt(0).toUpperCase() + rest.slice(1);
+          return own || !loc.length ? msg : loc.join('.') + ': ' + msg;
         })
         .join('; ');
     }
@@ -84,7 +102,7 @@ export function configRows(cfg, vm) {
     ['OS', osLabel(raw.OS || v.os)],
   ];
   if (raw.DiskFormat) rows.push(['Disk format', String(raw.DiskFormat)]);
-  if (raw.Size !== undefined) rows.push(['Space used', diskLabel(raw.Size)]);
+  if (raw.Size !== undefined) rows.push(['Space used', usedLabel(raw.Size)]);
   if (raw.State) rows.push(['Tart state', String(raw.State)]);
   return rows;
 }

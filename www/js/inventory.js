@@ -3,6 +3,7 @@
 // actions.js; what they open lives in dialogs/.
 import { ACTIONS, allowed, busyLabel } from './actions.js';
 import { api } from './api.js';
+import { loadVersions } from './connection.js';
 import { copyText } from './clipboard.js';
 import { $, h, svgIcon, ICONS, appendBreakable } from './dom.js';
 import { openClone } from './dialogs/clone.js';
@@ -53,6 +54,8 @@ export async function refreshInventory(opts) {
     }
     setInventory(vms);
     state.lastRefreshError = null;
+    // tart answered, so it is there now: let the banner and the header know.
+    if (state.tartMissing) loadVersions();
   } catch (err) {
     // A failed refresh still carries the last good list.
     if (err.body && Array.isArray(err.body.vms)) setInventory(err.body.vms);
@@ -64,7 +67,8 @@ export async function refreshInventory(opts) {
       }
     }
     state.lastRefreshError = err.network ? null : err.message;
-    if (!quiet) errorToast('Refresh failed', err);
+    // Without tart every refresh fails for the reason the banner already gives.
+    if (!quiet && !state.tartMissing) errorToast('Refresh failed', err);
   } finally {
     state.refreshing = false;
     $('refresh-btn').removeAttribute('aria-busy');
@@ -85,10 +89,11 @@ function setInventory(vms) {
 
 function renderLastRefresh() {
   const el = $('last-refresh');
-  el.classList.toggle('is-error', !!state.lastRefreshError);
-  if (state.lastRefreshError) {
-    el.textContent = 'Last refresh failed: ' + state.lastRefreshError;
-  } else if (state.lastRefresh) {
+  const error = state.tartMissing ? null : state.lastRefreshError;
+  el.classList.toggle('is-error', !!error);
+  if (error) {
+    el.textContent = 'Last refresh failed: ' + error;
+  } else if (state.lastRefresh && !state.tartMissing) {
     el.textContent = 'Updated ' + state.lastRefresh.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
   } else {
     el.textContent = '';
@@ -113,7 +118,10 @@ function renderInventory() {
   $('images-count').textContent = state.loaded ? countText(shownImages.length, images.length) : '';
 
   const nothingAtAll = state.loaded && state.vms.length === 0;
-  $('empty-all').hidden = !nothingAtAll;
+  // Without tart, "pull an image" is no advice: the banner says what to do instead.
+  const noTart = nothingAtAll && state.tartMissing;
+  $('empty-notart').hidden = !noTart;
+  $('empty-all').hidden = !nothingAtAll || noTart;
   $('images-section').hidden = nothingAtAll;
   $('empty-vms').hidden = !(state.loaded && !nothingAtAll && locals.length === 0);
   $('empty-images').hidden = !(state.loaded && images.length === 0);
@@ -131,8 +139,9 @@ function renderInventory() {
   $('view-list').setAttribute('aria-pressed', String(state.view === 'list'));
 
   $('refresh-btn').disabled = !state.online;
-  $('pull-btn').disabled = !state.online;
+  $('pull-btn').disabled = !state.online || state.tartMissing;
   $('empty-pull-btn').disabled = !state.online;
+  renderLastRefresh();
 }
 
 /** Keyed rendering: existing elements are updated in place so focus survives refreshes. */

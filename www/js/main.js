@@ -13,7 +13,7 @@
 //   lifecycle.js   New VM, Disk space, Registries and their dialogs
 //   cluster.js     the Orchard cluster: workers and cluster VMs
 import { TOKEN, initTokenForm } from './token.js';
-import { heartbeat, loadVersions, scheduleHeartbeat, showAuthFailed, updateConn } from './connection.js';
+import { heartbeat, initConnection, loadVersions, scheduleHeartbeat, showAuthFailed } from './connection.js';
 import { initCluster } from './cluster.js';
 import { $ } from './dom.js';
 import { initDeleteDialog } from './dialogs/delete.js';
@@ -26,6 +26,7 @@ import { initTasks, restoreTasks } from './tasks.js';
 import { initToolbar } from './toolbar.js';
 
 function init() {
+  initConnection();
   initInventory();
   initDetailsDialog();
   initDeleteDialog();
@@ -46,7 +47,6 @@ function init() {
 
   initTokenForm();
   if (!TOKEN) showAuthFailed();
-  updateConn();
   renderNow();
   loadVersions();
   refreshInventory({ quiet: true });

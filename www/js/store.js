@@ -33,6 +33,8 @@ export const state = {
   vms: [],
   loaded: false,
   online: true,
+  /** The server cannot run tart (GET /api/tart/version said 503); the banner says why. */
+  tartMissing: false,
   authFailed: false,
   view: readStorage(localStorage, STORAGE_VIEW, 'cards'),
   sort: readStorage(localStorage, STORAGE_SORT, 'name'),

@@ -36,6 +36,26 @@ export function createTaskEl(task) {
   return li;
 }
 
+/**
+ * A start's VNC link works only while that run lasts: `live` false turns it into plain
+ * text (no href, so nothing opens a screen that is gone), true makes it a link again.
+ */
+export function showVncLive(el, live) {
+  const link = el.querySelector('a.vnc-link');
+  if (!link) return;
+  if (live) {
+    link.setAttribute('href', link.dataset.href);
+    link.classList.remove('is-stale');
+    link.removeAttribute('aria-disabled');
+    link.removeAttribute('title');
+  } else {
+    link.removeAttribute('href');
+    link.classList.add('is-stale');
+    link.setAttribute('aria-disabled', 'true');
+    link.title = 'The VM has stopped since';
+  }
+}
+
 /** Shows how the task is followed: 'live', 'polling', 'connecting' or ''. */
 export function showTaskMode(el, mode) {
   const m = el.querySelector('.task-mode');
@@ -93,7 +113,9 @@ export function updateTaskEl(entry, task) {
       res.append(h('p', { class: 'task-ip' }, [h('span', { class: 'muted', text: 'IP ' }), h('code', { text: ip }), copy]));
     }
     if (r.vnc_url && /^vnc:\/\//i.test(String(r.vnc_url))) {
-      res.append(h('p', { class: 'task-vnc' }, [h('a', { href: String(r.vnc_url), class: 'vnc-link', text: String(r.vnc_url) })]));
+      const link = h('a', { href: String(r.vnc_url), class: 'vnc-link', text: String(r.vnc_url) });
+      link.dataset.href = String(r.vnc_url);
+      res.append(h('p', { class: 'task-vnc' }, [link]));
     }
   }
   res.hidden = !res.firstChild;

@@ -5,10 +5,10 @@ import { actionLabel, taskTitle } from './actions.js';
 import { api, vmPath, taskSocketUrl } from './api.js';
 import { RECONNECT_MS } from './connection.js';
 import { $, announce } from './dom.js';
-import { state, invalidate, on, emit, readStorage, writeStorage, SESSION_TASKS } from './store.js';
-import { createTaskEl, showTaskMode, updateTaskEl, MAX_LOG_LINES } from './task-view.js';
+import { state, invalidate, on, onRender, emit, readStorage, writeStorage, SESSION_TASKS } from './store.js';
+import { createTaskEl, showTaskMode, showVncLive, updateTaskEl, MAX_LOG_LINES } from './task-view.js';
 import { errorToast, toast } from './toast.js';
-import { busyTaskFor as busyAmong, isTerminal } from './vms.js';
+import { busyTaskFor as busyAmong, isTerminal, statusOf } from './vms.js';
 
 /** How often a task is polled when its WebSocket is not available. */
 const TASK_POLL_MS = 1000;
@@ -241,9 +241,23 @@ export async function restoreTasks() {
   renderTasksChrome();
 }
 
+/** A completed start's VNC link stays a link only while its VM runs at the same address. */
+function renderVncLinks() {
+  if (!state.loaded) return;
+  for (const entry of state.tasks.values()) {
+    const t = entry.task;
+    if (t.action !== 'start_vm' || !entry.el || !t.result || !t.result.vnc_url) continue;
+    const vm = state.vms.find((v) => v.name === t.vm_name);
+    const ip = t.result.ip_address;
+    const live = !!vm && statusOf(vm) === 'running' && (!ip || !vm.ip_address || String(vm.ip_address) === String(ip));
+    showVncLive(entry.el, live);
+  }
+}
+
 /** Wires the Tasks panel; call once at start. */
 export function initTasks() {
   $('clear-tasks-btn').addEventListener('click', clearFinished);
+  onRender(renderVncLinks);
   on('online', () => {
     for (const entry of state.tasks.values()) if (!isTerminal(entry.task.status)) follow(entry.task.id);
   });

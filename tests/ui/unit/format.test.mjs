@@ -2,7 +2,7 @@
 // `node --test` without a browser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { osLabel, diskLabel, memoryLabel, cpuLabel, countText, detailText, configRows, formatTime } from '../../../www/js/format.js';
+import { osLabel, diskLabel, memoryLabel, cpuLabel, countText, detailText, configRows, formatTime, usedLabel } from '../../../www/js/format.js';
 import { isImage, statusOf, statusText, isTerminal, sortVms, matchesFilter, busyTaskFor } from '../../../www/js/vms.js';
 import { actionLabel, busyLabel, taskTitle } from '../../../www/js/actions.js';
 
@@ -31,7 +31,12 @@ test('error bodies become one sentence', () => {
   assert.equal(detailText({ detail: "VM 'a' not found" }, 404), "VM 'a' not found");
   assert.equal(
     detailText({ detail: [{ loc: ['body', 'oci_url'], msg: 'Field required' }, { msg: 'second' }] }, 422),
-    'oci_url: Field required; second',
+    'oci_url: Field required; Second',
+  );
+  // The predecessor's validator prefix and the field name do not reach the user.
+  assert.equal(
+    detailText({ detail: [{ type: 'value_error', loc: ['body', 'oci_url'], msg: 'Value error, OCI reference needs a registry host' }] }, 422),
+    'OCI reference needs a registry host',
   );
   assert.equal(detailText({ detail: { code: 1 } }, 500), '{"code":1}');
   assert.equal(detailText(null, 0), 'The server could not be reached.');
@@ -39,7 +44,7 @@ test('error bodies become one sentence', () => {
 });
 
 test('details rows prefer the config, then the raw config, then the VM row', () => {
-  const rows = configRows({ cpu: 2, memory: '8G', disk_size: '50G', raw: { OS: 'darwin', Display: '1024x768', DiskFormat: 'asif', Size: '12.5', State: 'stopped' } }, {});
+  const rows = configRows({ cpu: 2, memory: '8G', disk_size: '50G', raw: { OS: 'darwin', Display: '1024x768', DiskFormat: 'asif', Size: '12.500', State: 'stopped' } }, {});
   assert.deepEqual(rows, [
     ['CPU', '2 cores'],
     ['Memory', '8 GB'],
@@ -47,7 +52,7 @@ test('details rows prefer the config, then the raw config, then the VM row', () 
     ['Display', '1024x768'],
     ['OS', 'macOS'],
     ['Disk format', 'asif'],
-    ['Space used', '12.5 GB'],
+    ['Space used', '13 GB'],
     ['Tart state', 'stopped'],
   ]);
   const fallback = configRows({}, { cpu: 4, memory: '4G', disk_size: 20, os: 'linux' });
@@ -63,6 +68,15 @@ test('status, images and terminal states', () => {
   assert.equal(statusText({ status: 'running', state: 'suspended' }), 'running');
   assert.equal(isTerminal('failed'), true);
   assert.equal(isTerminal('running'), false);
+});
+
+test('space used, from tart\'s three-decimal GB string', () => {
+  assert.equal(usedLabel('0.000'), '0 GB');
+  assert.equal(usedLabel('0.042'), 'under 0.1 GB');
+  assert.equal(usedLabel('1.949'), '1.9 GB');
+  assert.equal(usedLabel('12.500'), '13 GB');
+  assert.equal(usedLabel(null), '—');
+  assert.equal(usedLabel('n/a'), 'n/a');
 });
 
 test('sorting and filtering', () => {
