@@ -84,6 +84,11 @@ pub const TASK_LIST_MAX_LIMIT: usize = 500;
 /// push-only; clients only ever send pongs and close frames.
 pub const MAX_WS_INCOMING_MESSAGE: usize = 4 * 1024;
 
+/// How often a running task's output (log lines, progress) goes to the journal without a
+/// status change (2 s): a task interrupted by a restart keeps its log up to about then,
+/// and a chatty task adds at most one journal line per 2 s.
+pub const JOURNAL_OUTPUT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Task snapshots queued for one WebSocket client (64). A client whose queue is full is
 /// too slow and is dropped; it never stalls the task.
 pub const WS_SUBSCRIBER_QUEUE: usize = 64;

@@ -166,6 +166,11 @@ impl Server {
                 core.shutdown_signal().clone(),
             ));
         }
+        let flushed = core.clone();
+        threads.push(crate::core::tasks::store::spawn_output_flusher(
+            move || flushed.tasks.flush_output(),
+            core.shutdown_signal().clone(),
+        ));
         threads.push(spawn_refresher(core));
         let info = ServerInfo {
             url: format!("http://{}", loopback_of(addr)),

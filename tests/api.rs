@@ -318,6 +318,7 @@ fn start_stop_delete_lifecycle_with_exact_argv() {
         deleted["command"],
         serde_json::json!([sim, "delete", "--", "ubuntu"])
     );
+    assert_eq!(deleted["result"]["message"], "VM ubuntu deleted");
     assert_eq!(server.get("/api/vms/ubuntu").status, 404);
     assert!(!server.tart_home().join("vms/ubuntu").exists());
 }
@@ -791,6 +792,11 @@ fn a_pulled_image_can_be_deleted_by_its_reference() {
     assert_eq!(task["status"], "completed", "{task}");
     let last = task["command"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last, "ghcr.io/cirruslabs/ubuntu:latest");
+    // Regression: the message said "VM … deleted" for an image too.
+    assert_eq!(
+        task["result"]["message"],
+        "Image ghcr.io/cirruslabs/ubuntu:latest deleted"
+    );
     assert_eq!(server.get(path).status, 404);
 }
 

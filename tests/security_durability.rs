@@ -75,6 +75,44 @@ fn sigkill_mid_task_keeps_finished_tasks_and_fails_interrupted_ones() {
     assert_eq!(server.get("/api/tasks").json().as_array().unwrap().len(), 3);
 }
 
+/// Regression: a task interrupted by a restart came back without its log (output was
+/// journaled only with the next status change, which never came).
+#[test]
+fn a_task_interrupted_by_a_restart_keeps_its_log() {
+    let mut server = TestServer::start_with(setup_with_timeout(60));
+    server.set_faults("flood pull 5\nhang pull\n");
+    let task = server.post("/api/vms/pull", r#"{"oci_url":"ghcr.io/a/chatty:1"}"#);
+    let id = task.json()["id"].as_str().unwrap().to_string();
+    let path = journal(server.dir.path());
+    // Waits on the journal itself: the lines reach it once the task has been quiet a while.
+    let journaled = |id: &str| {
+        std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|t| t["id"] == id)
+            .map(|t| t["logs"].as_array().map_or(0, Vec::len))
+            .max()
+            .unwrap_or(0)
+    };
+    eventually("the journal holds the five lines", || {
+        (journaled(&id) >= 5).then_some(())
+    });
+    let logs_before = server.get(&format!("/api/tasks/{id}")).json()["logs"].clone();
+
+    let dir = server.kill();
+    sec_support::kill_sim_leftovers_in(dir.path());
+    let server = TestServer::start_in(dir, support::Setup::default());
+    let after = server.get(&format!("/api/tasks/{id}")).json();
+    assert_eq!(after["status"], "failed");
+    assert_eq!(
+        after["error"],
+        "interrupted: the server stopped while this task was running"
+    );
+    assert_eq!(after["logs"], logs_before, "the log survives the restart");
+    assert_eq!(after["logs"].as_array().unwrap().len(), 5);
+}
+
 #[test]
 fn a_corrupt_journal_is_moved_aside_with_a_warning_and_the_server_starts() {
     for (content, why) in [

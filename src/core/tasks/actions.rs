@@ -195,8 +195,15 @@ fn delete(app: &Core, id: &str, name: &str) {
         "delete",
         &outcome,
         app.config.timeouts.delete,
-        json!({ "message": format!("VM {name} deleted") }),
+        json!({ "message": deleted_message(name) }),
     );
+}
+
+/// "VM x deleted", or "Image x deleted" for a cached OCI image: a VM name never holds a
+/// `/` (validate.rs) and an image reference always does.
+fn deleted_message(name: &str) -> String {
+    let what = if name.contains('/') { "Image" } else { "VM" };
+    format!("{what} {name} deleted")
 }
 
 fn pull(app: &Core, id: &str, reference: &str) {

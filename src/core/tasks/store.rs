@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
@@ -16,7 +17,7 @@ use super::journal::JournalHandle;
 use super::model::{Action, Task, TaskStatus};
 use crate::core::events::EventHub;
 use crate::core::events::hub::TASK_EVENT_LOG_LINES;
-use crate::limits::{MAX_TASKS_KEPT, WS_SUBSCRIBER_QUEUE};
+use crate::limits::{JOURNAL_OUTPUT_EVERY, MAX_TASKS_KEPT, WS_SUBSCRIBER_QUEUE};
 use crate::util::sync::{lock, unix_now};
 
 /// One state of a task, shared by every subscriber. Its JSON forms are made on first use,
@@ -117,6 +118,10 @@ struct Entry {
     /// the queue refused (429) is never written: it would come back after a restart as
     /// an "interrupted" ghost that no client ever saw, pushing real tasks out.
     journaled: bool,
+    /// When this task's state last went to the journal.
+    journaled_at: Instant,
+    /// Changed since then (output only; status changes are journaled at once).
+    unjournaled: bool,
 }
 
 struct Inner {
@@ -154,6 +159,8 @@ impl TaskStore {
                     task,
                     subscribers: Vec::new(),
                     journaled: true,
+                    journaled_at: Instant::now(),
+                    unjournaled: false,
                 },
             );
         }
@@ -182,6 +189,8 @@ impl TaskStore {
                 task: task.clone(),
                 subscribers: Vec::new(),
                 journaled: false,
+                journaled_at: Instant::now(),
+                unjournaled: false,
             },
         );
         evict(&mut inner, self.journal.as_ref());
@@ -195,6 +204,8 @@ impl TaskStore {
         if let Some(entry) = inner.tasks.get_mut(id) {
             entry.journaled = true;
             self.record(&entry.task);
+            entry.journaled_at = Instant::now();
+            entry.unjournaled = false;
         }
     }
 
@@ -281,8 +292,10 @@ impl TaskStore {
     }
 
     /// Changes a task and tells its subscribers. Returns false if there is no such task.
-    /// Status changes are journaled; log lines alone are not (they are saved with the
-    /// next status change), which keeps the journal small under chatty output.
+    /// Status changes are journaled at once; other changes (log lines, progress) at most
+    /// every [`JOURNAL_OUTPUT_EVERY`] (here, or by [`spawn_output_flusher`] when the task
+    /// falls silent), which keeps the journal small under chatty output and still brings
+    /// a task interrupted by a restart back with its log.
     pub fn update(&self, id: &str, change: impl FnOnce(&mut Task)) -> bool {
         let mut inner = lock(&self.inner);
         let Some(entry) = inner.tasks.get_mut(id) else {
@@ -291,8 +304,14 @@ impl TaskStore {
         let before = entry.task.status;
         change(&mut entry.task);
         entry.task.updated_at = unix_now();
-        if entry.task.status != before && entry.journaled {
+        if entry.journaled
+            && (entry.task.status != before || entry.journaled_at.elapsed() >= JOURNAL_OUTPUT_EVERY)
+        {
             self.record(&entry.task);
+            entry.journaled_at = Instant::now();
+            entry.unjournaled = false;
+        } else if entry.journaled {
+            entry.unjournaled = true;
         }
         self.tell(&entry.task);
         if !entry.subscribers.is_empty() {
@@ -342,11 +361,44 @@ impl TaskStore {
             .task_changed(&task.id, task.created_at, terminal, task.to_json_from(from));
     }
 
+    /// Journals the output of tasks that changed since their last journal line and have
+    /// been quiet for [`JOURNAL_OUTPUT_EVERY`] (a task that prints and then hangs).
+    pub fn flush_output(&self) {
+        let mut inner = lock(&self.inner);
+        for entry in inner.tasks.values_mut() {
+            if entry.unjournaled && entry.journaled_at.elapsed() >= JOURNAL_OUTPUT_EVERY {
+                self.record(&entry.task);
+                entry.journaled_at = Instant::now();
+                entry.unjournaled = false;
+            }
+        }
+    }
+
     fn record(&self, task: &Task) {
         if let Some(journal) = &self.journal {
             journal.put(task);
         }
     }
+}
+
+/// Calls `flush` (a store's [`TaskStore::flush_output`]) every [`JOURNAL_OUTPUT_EVERY`]
+/// until `shutdown` closes.
+pub fn spawn_output_flusher(
+    flush: impl Fn() + Send + 'static,
+    shutdown: Receiver<()>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("journal-output".into())
+        .spawn(move || {
+            let ticker = crossbeam_channel::tick(JOURNAL_OUTPUT_EVERY);
+            loop {
+                crossbeam_channel::select! {
+                    recv(ticker) -> _ => flush(),
+                    recv(shutdown) -> _ => return,
+                }
+            }
+        })
+        .expect("cannot start the journal output thread")
 }
 
 /// Drops the oldest finished tasks beyond [`MAX_TASKS_KEPT`]. Unfinished tasks stay: their
