@@ -44,7 +44,7 @@ after(async () => {
 
 async function openList(opts) {
   const view = await newPage(browser, opts);
-  await view.page.goto(server.url + '/');
+  await view.page.goto(server.pageUrl);
   await vmItem(view.page, 'sequoia-dev').waitFor({ timeout: 15000 });
   await vmItem(view.page, 'ubuntu-runner').locator('.status-pill', { hasText: 'running' }).waitFor({ timeout: 15000 });
   await view.page.click('#view-list');
@@ -174,7 +174,7 @@ describe('screenshots', { timeout: 120000 }, () => {
     test(label, async () => {
       const view = await newPage(browser, opts);
       try {
-        await view.page.goto(server.url + '/');
+        await view.page.goto(server.pageUrl);
         await vmItem(view.page, 'ubuntu-runner').locator('.status-pill', { hasText: 'running' }).waitFor({ timeout: 15000 });
         const overflow = await view.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         assert.ok(overflow <= 0, 'no horizontal scrolling (' + overflow + ' px)');
