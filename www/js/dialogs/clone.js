@@ -4,6 +4,7 @@
 import { vmPath } from '../api.js';
 import { buildFormDialog } from './form.js';
 import { submitTask } from './submit.js';
+import { suggestName } from '../lifecycle-rules.js';
 
 let source = '';
 
@@ -18,14 +19,6 @@ function form() {
       { name: 'start_after_clone', label: 'Start it when the clone is ready', type: 'checkbox' },
     ],
   });
-}
-
-/** A name suggestion: the image's repository or the VM's name, plus "-copy" for VMs. */
-export function suggestName(src) {
-  const at = src.search(/[:@][^/]*$/);
-  const repo = at > 0 ? src.slice(0, at) : src;
-  const last = repo.split('/').pop() || 'vm';
-  return src.includes('/') ? last : last + '-copy';
 }
 
 /** Opens the dialog for `src` (a VM name or an image reference). */

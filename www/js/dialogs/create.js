@@ -8,6 +8,7 @@ import { state } from '../store.js';
 import { isImage } from '../vms.js';
 import { buildFormDialog, numberOrUndefined } from './form.js';
 import { submitTask } from './submit.js';
+import { localImageChoices } from '../lifecycle-rules.js';
 
 const KINDS = [
   { value: 'image', label: 'An image' },
@@ -48,13 +49,6 @@ function showFields() {
   f.field('image').hidden = kind !== 'image';
   f.field('vm').hidden = kind !== 'vm';
   f.field('ipsw').hidden = kind !== 'macos';
-}
-
-/** Images on this Mac: tag entries, and digests no tag of the same repository names. */
-export function localImageChoices(vms) {
-  const images = vms.filter(isImage).map((v) => v.name);
-  const tagged = new Set(images.filter((n) => !n.includes('@')).map((n) => n.slice(0, n.lastIndexOf(':'))));
-  return images.filter((n) => !n.includes('@') || !tagged.has(n.slice(0, n.indexOf('@')))).sort();
 }
 
 async function fillImages(preselect) {

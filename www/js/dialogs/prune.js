@@ -8,18 +8,10 @@ import { state } from '../store.js';
 import { isImage } from '../vms.js';
 import { buildFormDialog, numberOrUndefined } from './form.js';
 import { submitTask } from './submit.js';
+import { bytesText } from '../lifecycle-rules.js';
 
 /** The options the shown preview was made for (JSON), or '' when there is none. */
 let previewed = '';
-
-/** "1.5 GB" for a byte count (decimal units, as tart and Finder count). */
-export function bytesText(n) {
-  const v = Number(n) || 0;
-  if (v >= 1e9) return (v / 1e9).toFixed(v >= 1e11 ? 0 : 1) + ' GB';
-  if (v >= 1e6) return (v / 1e6).toFixed(1) + ' MB';
-  if (v >= 1e3) return (v / 1e3).toFixed(0) + ' kB';
-  return v + ' B';
-}
 
 const usage = h('div', { class: 'lc-usage' });
 const preview = h('div', { class: 'lc-preview', id: 'prune-preview', 'aria-live': 'polite' });

@@ -5,6 +5,7 @@ import { vmPath } from '../api.js';
 import { state } from '../store.js';
 import { buildFormDialog } from './form.js';
 import { submitTask } from './submit.js';
+import { parseDirs } from '../lifecycle-rules.js';
 
 let target = '';
 
@@ -32,26 +33,6 @@ function form() {
       { name: 'recovery', label: 'Boot into macOS recovery', type: 'checkbox' },
     ],
   });
-}
-
-/** "name:/path[:ro]" lines → [{name, path, read_only}], or a message about the first bad line. */
-export function parseDirs(text) {
-  const dirs = [];
-  for (const raw of String(text || '').split('\n')) {
-    const line = raw.trim();
-    if (!line) continue;
-    const colon = line.indexOf(':');
-    if (colon <= 0) return { error: 'Write each folder as name:/absolute/path (“' + line + '”).' };
-    const name = line.slice(0, colon);
-    let path = line.slice(colon + 1);
-    let readOnly = false;
-    if (path.endsWith(':ro')) {
-      readOnly = true;
-      path = path.slice(0, -3);
-    }
-    dirs.push({ name, path, read_only: readOnly });
-  }
-  return { dirs };
 }
 
 export function openStart(name) {
