@@ -139,6 +139,8 @@ fn bad_oci_references_are_422_and_run_nothing() {
         ("ghcr.io/a/b:$(id)", "substitution in a tag"),
         ("ghcr.io/a/b`id`", "backticks"),
         ("ghcr.io/a b", "space"),
+        ("ghcr.io/Org/Image", "uppercase repository (OCI)"),
+        ("ghcr.io/a__b/c", "double separator (tart's grammar)"),
         ("ghcr.io/a\nb", "newline"),
         ("ghcr.io/a\u{0}b", "NUL"),
         ("ghcr.io/../etc", "dot-dot"),

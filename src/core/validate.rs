@@ -70,16 +70,22 @@ pub fn oci_reference(reference: &str) -> Result<(), Invalid> {
     };
     if repository.is_empty() || !repository.split('/').all(path_component) {
         return Err(format!(
-            "invalid repository {repository:?}: components are letters and digits joined by '.', '_' or '-'"
+            "invalid repository {repository:?}: components are lowercase letters and digits joined by single '.', '_' or '-'"
         ));
     }
     if let Some(tag) = tag {
+        // tart's `tag: name (separator name)*`, at most 128 bytes (OCI).
+        let bytes = tag.as_bytes();
         let ok = !tag.is_empty()
             && tag.len() <= 128
-            && tag.as_bytes()[0].is_ascii_alphanumeric()
+            && bytes[0].is_ascii_alphanumeric()
+            && bytes[bytes.len() - 1].is_ascii_alphanumeric()
             && tag
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            && !bytes
+                .windows(2)
+                .any(|w| b"._-".contains(&w[0]) && b"._-".contains(&w[1]));
         if !ok {
             return Err(format!("invalid tag {tag:?}"));
         }
@@ -93,20 +99,19 @@ pub fn oci_reference(reference: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// `name[.name…][:port]`, each name letters and digits joined by single or repeated `-`.
+/// `name[.name…][:port]`, each name letters and digits joined by single `-`.
 pub fn registry_host(host: &str) -> Result<(), Invalid> {
     let (name, port) = match host.split_once(':') {
         Some((name, port)) => (name, Some(port)),
         None => (host, None),
     };
+    // tart's `host_component: name ('-' name)*`: single dashes between alphanumeric runs.
     let names_ok = !name.is_empty()
         && name.split('.').all(|label| {
             !label.is_empty()
                 && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
+                    .split('-')
+                    .all(|run| !run.is_empty() && run.bytes().all(|b| b.is_ascii_alphanumeric()))
         });
     let port_ok =
         port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
@@ -117,31 +122,29 @@ pub fn registry_host(host: &str) -> Result<(), Invalid> {
     }
 }
 
-/// One repository path component: alphanumeric runs joined by `.`, `_`, `__` or `-`s.
+/// One repository path component, tart's `namespace_component: (name separator?)+` with
+/// the OCI distribution spec's lowercase: runs of lowercase letters and digits, each
+/// followed by at most one `.`, `_` or `-`.
 fn path_component(component: &str) -> bool {
     let bytes = component.as_bytes();
-    if bytes.is_empty()
-        || !bytes[0].is_ascii_alphanumeric()
-        || !bytes[bytes.len() - 1].is_ascii_alphanumeric()
-    {
+    if bytes.is_empty() || !is_lower_alnum(bytes[0]) {
         return false;
     }
-    let mut separator = String::new();
+    let mut after_separator = false;
     for &b in bytes {
-        if b.is_ascii_alphanumeric() {
-            let sep_ok = matches!(separator.as_str(), "" | "." | "_" | "__")
-                || separator.bytes().all(|s| s == b'-');
-            if !sep_ok {
-                return false;
-            }
-            separator.clear();
-        } else if b"._-".contains(&b) {
-            separator.push(b as char);
+        if is_lower_alnum(b) {
+            after_separator = false;
+        } else if b"._-".contains(&b) && !after_separator {
+            after_separator = true;
         } else {
             return false;
         }
     }
     true
+}
+
+fn is_lower_alnum(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit()
 }
 
 #[cfg(test)]
@@ -196,7 +199,8 @@ mod tests {
             "localhost:5000/a/b/c:v1.2_3",
             "registry/library/ubuntu",
             "ghcr.io/org/img@sha256:3c1e6e4f0b9a7d2c5e8f1a4b7c0d3e6f9a2b5c8d1e4f7a0b3c6d9e2f5a8b1c4d",
-            "my-registry.example.com/a__b/c--d",
+            "my-registry.example.com/a_b/c-d",
+            "ghcr.io/org/img:V1.2-rc_3",
         ] {
             assert_eq!(oci_reference(ok), Ok(()), "{ok}");
         }
@@ -216,6 +220,12 @@ mod tests {
             "gh cr.io/a",
             "ghcr.io:port/a",
             "ghcr.io/-a",
+            "ghcr.io/Org/img",
+            "ghcr.io/a__b/c",
+            "ghcr.io/a/c--d",
+            "my--registry.io/a",
+            "ghcr.io/a/b:v1..2",
+            "ghcr.io/a/b:v1-",
         ] {
             assert!(oci_reference(bad).is_err(), "{bad:?}");
         }
