@@ -1,6 +1,8 @@
 // DOM helpers: element creation (text only ever through textContent, attributes
 // through setAttribute), icons, the screen-reader announcer, breakable long names.
 
+import { visibleName } from './format.js';
+
 export const $ = (id) => document.getElementById(id);
 
 /** Creates an element; `text` is always set as textContent. */
@@ -63,9 +65,12 @@ export function announce(text) {
   });
 }
 
-/** Text with line-break chances after "/" and before ":" or "@" (long OCI references). */
+/**
+ * A name or reference with line-break chances after "/" and before ":" or "@" (long
+ * OCI references), its hidden characters and edge spaces shown (format.js visibleName).
+ */
 export function appendBreakable(el, text) {
-  const parts = String(text).split(/(?<=\/)|(?=[:@])/);
+  const parts = visibleName(text).split(/(?<=\/)|(?=[:@])/);
   parts.forEach((part, i) => {
     if (i > 0) el.append(document.createElement('wbr'));
     el.append(document.createTextNode(part));

@@ -106,3 +106,18 @@ export function configRows(cfg, vm) {
   if (raw.State) rows.push(['Tart state', String(raw.State)]);
   return rows;
 }
+
+// Characters that change how a name looks without showing themselves: bidi controls
+// (U+202E turns "evil\u202egnp.exe" into "evilexe.png"), zero-width and other invisible
+// format characters, control characters, and spaces other than the plain one.
+const HIDDEN_CHARS = /[\u0000-\u001f\u007f-\u009f\u00a0\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb]/g;
+
+/**
+ * A VM name as it must be shown so it cannot pass for another (tart accepts any name):
+ * hidden characters as `\u202e` escapes, and leading or trailing spaces as `␣`.
+ */
+export function visibleName(name) {
+  const escaped = String(name).replace(HIDDEN_CHARS, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  const m = /^( *)(.*?)( *)$/s.exec(escaped);
+  return '\u2423'.repeat(m[1].length) + m[2] + '\u2423'.repeat(m[3].length);
+}

@@ -12,7 +12,7 @@ import { openDetails } from './dialogs/details.js';
 import { openRename } from './dialogs/rename.js';
 import { openSettings } from './dialogs/settings.js';
 import { openStart } from './dialogs/start.js';
-import { osLabel, cpuLabel, memoryLabel, diskLabel, countText } from './format.js';
+import { osLabel, cpuLabel, memoryLabel, diskLabel, countText, visibleName } from './format.js';
 import { state, invalidate, onRender } from './store.js';
 import { busyTaskFor, runAction } from './tasks.js';
 import { errorToast } from './toast.js';
@@ -197,7 +197,7 @@ function fact(cls, label, valueEl) {
 
 function createVmItem(name, image) {
   const li = h('li', { class: 'vm' + (image ? ' is-image' : '') });
-  const nameEl = h('span', { class: 'vm-name-text', title: name });
+  const nameEl = h('span', { class: 'vm-name-text', title: visibleName(name) });
   // Digest references are long: show the first 12 hex digits, the title has them all.
   appendBreakable(nameEl, image ? name.replace(/(@sha256:[0-9a-f]{12})[0-9a-f]{52}$/, '$1…') : name);
   const head = h('div', { class: 'vm-head' }, [

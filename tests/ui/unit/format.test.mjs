@@ -113,3 +113,17 @@ test('action labels', () => {
   assert.equal(busyLabel('other'), 'Working…');
   assert.equal(taskTitle({ action: 'stop_vm', vm_name: 'x' }), 'Stop x');
 });
+
+test('names that would spoof another show what they hide', async () => {
+  const { visibleName } = await import('../../../www/js/format.js');
+  assert.equal(visibleName('vm1'), 'vm1');
+  assert.equal(visibleName('evil\u202egnp.exe'), 'evil\\u202egnp.exe');
+  assert.equal(visibleName('vm1 '), 'vm1\u2423');
+  assert.equal(visibleName('  vm 1  '), '\u2423\u2423vm 1\u2423\u2423');
+  assert.equal(visibleName('a\u200bb\u2066c\ufeff'), 'a\\u200bb\\u2066c\\ufeff');
+  assert.equal(visibleName('tab\there\nnl'), 'tab\\u0009here\\u000anl');
+  assert.equal(visibleName('nbsp\u00a0x'), 'nbsp\\u00a0x');
+  // Ordinary non-ASCII names are left alone.
+  assert.equal(visibleName('café-ü 日本'), 'café-ü 日本');
+  assert.equal(visibleName('ghcr.io/a/b:latest'), 'ghcr.io/a/b:latest');
+});

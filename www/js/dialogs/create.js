@@ -4,6 +4,7 @@
 // "start when ready".
 import { api } from '../api.js';
 import { h } from '../dom.js';
+import { visibleName } from '../format.js';
 import { state } from '../store.js';
 import { isImage } from '../vms.js';
 import { buildFormDialog, numberOrUndefined } from './form.js';
@@ -82,7 +83,7 @@ async function fillImages(preselect) {
 function fillVms(preselect) {
   const select = form().input('vm');
   select.replaceChildren();
-  for (const vm of state.vms.filter((v) => !isImage(v))) select.append(h('option', { value: vm.name, text: vm.name }));
+  for (const vm of state.vms.filter((v) => !isImage(v))) select.append(h('option', { value: vm.name, text: visibleName(vm.name) }));
   if (preselect) select.value = preselect;
 }
 

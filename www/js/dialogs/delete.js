@@ -1,5 +1,6 @@
 // The delete confirmation (#delete-dialog in index.html).
 import { $ } from '../dom.js';
+import { visibleName } from '../format.js';
 import { runAction } from '../tasks.js';
 import { closeOnBackdrop } from './common.js';
 
@@ -8,8 +9,8 @@ let deleteName = null;
 /** Asks before deleting VM or image `name`. */
 export function confirmDelete(name) {
   deleteName = name;
-  $('delete-name').textContent = '\u201c' + name + '\u201d';
-  $('delete-name-2').textContent = '\u201c' + name + '\u201d';
+  $('delete-name').textContent = '\u201c' + visibleName(name) + '\u201d';
+  $('delete-name-2').textContent = '\u201c' + visibleName(name) + '\u201d';
   const dlg = $('delete-dialog');
   dlg.returnValue = '';
   dlg.showModal();

@@ -2,7 +2,7 @@
 // VM's configuration from GET /api/vms/{name}/config.
 import { api, vmPath } from '../api.js';
 import { $, h } from '../dom.js';
-import { configRows } from '../format.js';
+import { configRows, visibleName } from '../format.js';
 import { state, onRender } from '../store.js';
 import { statusText } from '../vms.js';
 import { closeOnBackdrop } from './common.js';
@@ -12,7 +12,7 @@ let detailsName = null;
 
 export async function openDetails(name) {
   detailsName = name;
-  $('details-name').textContent = name;
+  $('details-name').textContent = visibleName(name);
   $('details-raw').textContent = '';
   $('details-facts').replaceChildren();
   renderSummary();

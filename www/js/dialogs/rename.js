@@ -1,5 +1,6 @@
 // The Rename dialog (POST /api/vms/{name}/rename): a stopped VM, a free new name.
 import { vmPath } from '../api.js';
+import { visibleName } from '../format.js';
 import { buildFormDialog } from './form.js';
 import { submitTask } from './submit.js';
 
@@ -19,7 +20,7 @@ export function openRename(name) {
   const f = form();
   f.form.reset();
   f.clearErrors();
-  f.dlg.querySelector('h2').textContent = 'Rename ' + name;
+  f.dlg.querySelector('h2').textContent = 'Rename ' + visibleName(name);
   f.input('new_name').value = name;
   f.dlg.showModal();
   f.input('new_name').focus();

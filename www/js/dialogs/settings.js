@@ -2,6 +2,7 @@
 // (grow only) and a new MAC address for a stopped VM, in one tart set. The limits are
 // shown before the user submits; the current values are the placeholders.
 import { vmPath } from '../api.js';
+import { visibleName } from '../format.js';
 import { state } from '../store.js';
 import { buildFormDialog, numberOrUndefined } from './form.js';
 import { submitTask } from './submit.js';
@@ -36,7 +37,7 @@ export function openSettings(name) {
   const f = form();
   f.form.reset();
   f.clearErrors();
-  f.dlg.querySelector('h2').textContent = 'Settings of ' + name;
+  f.dlg.querySelector('h2').textContent = 'Settings of ' + visibleName(name);
   f.input('cpu').placeholder = vm.cpu ? String(vm.cpu) : '';
   f.input('memory').placeholder = gb(vm.memory);
   f.input('display').placeholder = vm.display ? String(vm.display) : '1920x1080';

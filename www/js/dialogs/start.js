@@ -2,6 +2,7 @@
 // shared folders, network, suspendable and recovery. The plain Start button stays one
 // click with no body; this is for the rarer starts, from a VM's More menu.
 import { vmPath } from '../api.js';
+import { visibleName } from '../format.js';
 import { state } from '../store.js';
 import { buildFormDialog } from './form.js';
 import { submitTask } from './submit.js';
@@ -41,7 +42,7 @@ export function openStart(name) {
   const f = form();
   f.form.reset();
   f.clearErrors();
-  f.dlg.querySelector('h2').textContent = 'Start ' + name + ' with options';
+  f.dlg.querySelector('h2').textContent = 'Start ' + visibleName(name) + ' with options';
   const mac = vm.os === 'darwin';
   f.field('suspendable').hidden = !mac;
   f.field('recovery').hidden = !mac;
