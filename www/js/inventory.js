@@ -43,6 +43,7 @@ export async function refreshInventory(opts) {
   state.refreshing = true;
   $('refresh-btn').setAttribute('aria-busy', 'true');
   $('refresh-btn').classList.add('is-spinning');
+  const askedAt = Date.now();
   try {
     let vms;
     try {
@@ -52,16 +53,16 @@ export async function refreshInventory(opts) {
       if (err.network || err.status !== 0) throw err;
       vms = await api('POST', '/api/vms/refresh', {});
     }
-    setInventory(vms);
+    setInventory(vms, askedAt);
     state.lastRefreshError = null;
     // tart answered, so it is there now: let the banner and the header know.
     if (state.tartMissing) loadVersions();
   } catch (err) {
     // A failed refresh still carries the last good list.
-    if (err.body && Array.isArray(err.body.vms)) setInventory(err.body.vms);
+    if (err.body && Array.isArray(err.body.vms)) setInventory(err.body.vms, askedAt);
     else if (!state.loaded && !err.network) {
       try {
-        setInventory(await api('GET', '/api/vms'));
+        setInventory(await api('GET', '/api/vms'), askedAt);
       } catch (_) {
         /* shown below */
       }
@@ -78,12 +79,14 @@ export async function refreshInventory(opts) {
   }
 }
 
-function setInventory(vms) {
+/** Takes a VM list the page asked for at `askedAt` (Date.now() before the request). */
+function setInventory(vms, askedAt) {
   if (!Array.isArray(vms)) return;
   // Cluster VMs (GET /api/vms with --orchard) are cluster.js's to show.
   state.vms = vms.filter((v) => v && typeof v.name === 'string' && v.backend !== 'orchard');
   state.loaded = true;
   state.lastRefresh = new Date();
+  state.vmsAskedAt = askedAt;
   invalidate();
 }
 

@@ -43,6 +43,8 @@ export const state = {
   /** task id -> { task, el, ws, pollTimer, mode, placeholder?, restored? } (owned by tasks.js) */
   tasks: new Map(),
   refreshing: false,
+  /** Date.now() when the request for the current `vms` was sent. */
+  vmsAskedAt: 0,
   lastRefresh: null,
   lastRefreshError: null,
 };

@@ -172,6 +172,7 @@ export function updateTask(task) {
       }
     }
     setTaskMode(entry, '');
+    if (!entry.endedAt) entry.endedAt = Date.now();
     if (!isTerminal(before)) {
       if (status === 'completed') entry.el.querySelector('.task-log-wrap').open = false;
       announce(taskTitle(task) + ': ' + status + '.');
@@ -241,12 +242,17 @@ export async function restoreTasks() {
   renderTasksChrome();
 }
 
-/** A completed start's VNC link stays a link only while its VM runs at the same address. */
+/**
+ * A completed start's VNC link stays a link only while its VM runs at the same address,
+ * judged by an inventory asked for after the page saw the start end (an older one may
+ * not show the VM running yet).
+ */
 function renderVncLinks() {
   if (!state.loaded) return;
   for (const entry of state.tasks.values()) {
     const t = entry.task;
     if (t.action !== 'start_vm' || !entry.el || !t.result || !t.result.vnc_url) continue;
+    if (!entry.endedAt || state.vmsAskedAt <= entry.endedAt) continue;
     const vm = state.vms.find((v) => v.name === t.vm_name);
     const ip = t.result.ip_address;
     const live = !!vm && statusOf(vm) === 'running' && (!ip || !vm.ip_address || String(vm.ip_address) === String(ip));
