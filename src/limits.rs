@@ -97,8 +97,18 @@ pub const WS_SUBSCRIBER_QUEUE: usize = 64;
 /// proxies keep the connection.
 pub const WS_PING_INTERVAL: Duration = Duration::from_secs(20);
 
-/// Worker threads running task jobs (4). Bounds concurrent long actions.
+/// Worker threads of the quick lane (4): stop, delete, settings, rename, suspend,
+/// login. They take seconds, and never wait behind a transfer or a boot.
 pub const TASK_WORKERS: usize = 4;
+
+/// Worker threads of the transfer lane (4): pull, clone, create. Each may take hours
+/// and a share of the network; four bound the parallel downloads a user can start.
+pub const TRANSFER_WORKERS: usize = 4;
+
+/// Worker threads of the boot-wait lane (8): a start holds one while it waits for its
+/// VM to prove it started (up to [`START_IP_TIMEOUT`]), mostly asleep. Real hosts run
+/// two macOS guests at most; eight leaves room for Linux guests.
+pub const BOOT_WAIT_WORKERS: usize = 8;
 
 /// Tasks accepted but not yet started (256); the next submission gets 429.
 pub const MAX_QUEUED_TASKS: usize = 256;
@@ -149,6 +159,11 @@ pub const RUN_LOG_CHECK_INTERVAL: Duration = Duration::from_millis(500);
 /// Most of a `tart` error the server echoes to its own stderr (1 KiB, the end of it),
 /// so a failing background refresh cannot write megabytes every few seconds.
 pub const MAX_ECHOED_TART_BYTES: usize = 1024;
+
+/// Longest `error` of a failed task or `detail` of a 502 taken from a program's output
+/// (512 bytes): its last meaningful line, which names the cause; the rest of the output
+/// is in the task's `stderr` tail.
+pub const MAX_ERROR_LINE_BYTES: usize = 512;
 
 /// `stderr` tail kept in a task (16 KiB).
 pub const MAX_STDERR_TAIL_BYTES: usize = 16 * 1024;
@@ -218,6 +233,20 @@ pub const MAX_GRACEFUL_STOP_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How often a graceful stop asks whether `tart run` still holds the VM (200 ms).
 pub const GRACEFUL_STOP_POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Longest an HTTP worker waits for a fresh inventory before it answers a 404 for a
+/// VM the cache does not know, or refuses from state the cache suggests (5 s). The
+/// backend may hang; health, the page and cached reads never wait at all.
+pub const FRESH_CHECK_WAIT: Duration = Duration::from_secs(5);
+
+/// Longest `POST /api/vms/refresh` waits for the refresh it asked for (5 s); after it,
+/// it answers the cached list with `X-Refreshing: true` while the refresh goes on.
+pub const REFRESH_ROUTE_WAIT: Duration = Duration::from_secs(5);
+
+/// HTTP workers that may wait for a fresh inventory at once (4 of the
+/// [`HTTP_WORKERS`]); further callers get the cached state at once, so a hung backend
+/// can never hold every worker.
+pub const MAX_FRESH_WAITERS: usize = 4;
 
 /// Background inventory refresh interval (10 s).
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(10);

@@ -21,7 +21,7 @@ use crate::core::Core;
 use crate::core::cluster::{Cluster, spawn_poller};
 use crate::core::events::EventHub;
 use crate::core::refresher::spawn_refresher;
-use crate::core::tasks::scheduler::WorkerPool;
+use crate::core::tasks::scheduler::Scheduler;
 use crate::core::tasks::{TaskStore, journal};
 use crate::util::data_dir::{self, DataDirLock, LockError, ServerInfo};
 use crate::web::state::Web;
@@ -132,7 +132,7 @@ impl Server {
             config,
             tart,
             TaskStore::new(restored, journal_handle, Arc::new(EventHub::new())),
-            WorkerPool::spawn_workers(),
+            Scheduler::spawn_workers(),
             shutdown_rx,
         );
         core.cluster = cluster.clone();
@@ -223,6 +223,14 @@ impl Server {
         self.app.core.config.data_dir.clone()
     }
 
+    /// Cancels task `id` (`api-next.md` §4): a waiting task never runs, a running pull,
+    /// clone, create, prune or start has its process group ended; either ends `failed`
+    /// with `cancelled`. `Err` says why not: no such task, ended already, or short and
+    /// running. (The HTTP endpoint, `POST /api/tasks/{id}/cancel`, comes with issue 14.)
+    pub fn cancel_task(&self, id: &str) -> Result<(), String> {
+        self.app.core.cancel_task(id).map_err(|e| e.to_string())
+    }
+
     /// Blocks until the server can no longer serve (tiny_http's accept loop died), and
     /// says why. Binaries use this to exit loudly instead of hanging deaf.
     pub fn wait(&self) -> String {
@@ -250,7 +258,7 @@ impl Server {
         }
         // Jobs end quickly: their tart calls were cancelled. Their last updates are
         // journaled before the journal closes.
-        self.app.core.pool.shutdown();
+        self.app.core.scheduler.shutdown();
         if let Some(mut journal) = self.journal.take() {
             journal.close();
         }

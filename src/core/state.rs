@@ -14,7 +14,7 @@ use crate::core::events::EventHub;
 use crate::core::inventory::Inventory;
 use crate::core::refresher::Refresher;
 use crate::core::tasks::TaskStore;
-use crate::core::tasks::scheduler::WorkerPool;
+use crate::core::tasks::scheduler::Scheduler;
 use crate::util::sync::lock;
 
 /// Shared domain state. Lives in an `Arc` for as long as any thread uses it.
@@ -25,7 +25,7 @@ pub struct Core {
     pub tasks: TaskStore,
     /// The one ordered stream of VM and task changes (`/ws/events`, `/api/events`).
     pub events: Arc<EventHub>,
-    pub pool: WorkerPool,
+    pub scheduler: Arc<Scheduler>,
     pub refresher: Refresher,
     /// The Orchard cluster, with `--orchard`.
     pub cluster: Option<std::sync::Arc<crate::core::cluster::Cluster>>,
@@ -40,7 +40,7 @@ impl Core {
         config: Config,
         tart: Tart,
         tasks: TaskStore,
-        pool: WorkerPool,
+        scheduler: Arc<Scheduler>,
         shutdown: Receiver<()>,
     ) -> Core {
         Core {
@@ -49,7 +49,7 @@ impl Core {
             inventory: Inventory::new(tasks.events().clone()),
             events: tasks.events().clone(),
             tasks,
-            pool,
+            scheduler,
             refresher: Refresher::new(),
             cluster: None,
             shutdown,
@@ -98,5 +98,49 @@ impl Core {
                 crate::util::terminal::echo_safe(&e.detail)
             );
         }
+    }
+
+    /// Cancels task `id` (`api-next.md` §4): a waiting task is taken out of its queue
+    /// and never runs; a running pull, clone, create, prune or start has its process
+    /// group ended. Either ends `failed` with `error` `cancelled` and `cancelled: true`.
+    /// `Err` says why not: no such task, ended already, or short (stop, delete,
+    /// settings, rename, suspend, login) and running.
+    pub fn cancel_task(&self, id: &str) -> Result<(), CancelRefused> {
+        use crate::core::tasks::scheduler::Cancelled;
+        let task = self.tasks.get(id).ok_or(CancelRefused::NotFound)?;
+        if task.status.is_terminal() {
+            return Err(CancelRefused::Ended);
+        }
+        match self.scheduler.cancel(id) {
+            Cancelled::WasWaiting => {
+                self.tasks.update(id, |t| t.cancel());
+                Ok(())
+            }
+            // Its job ends the task as cancelled once its process group is gone.
+            Cancelled::WasRunning => Ok(()),
+            Cancelled::NotCancellable => Err(CancelRefused::NotCancellable),
+            // Between its job's end and the task's: it ends by itself in a moment.
+            Cancelled::Unknown => Err(CancelRefused::Ended),
+        }
+    }
+}
+
+/// Why [`Core::cancel_task`] refused (404, 409, 409 for the HTTP endpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelRefused {
+    NotFound,
+    Ended,
+    NotCancellable,
+}
+
+impl std::fmt::Display for CancelRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CancelRefused::NotFound => "Task not found",
+            CancelRefused::Ended => "the task has already ended",
+            CancelRefused::NotCancellable => {
+                "this task is short and cannot be cancelled while it runs"
+            }
+        })
     }
 }

@@ -1,4 +1,5 @@
-//! Runs `tart` as a supervised child process (SECURITY.md promise 8).
+//! Runs a command-line program (today `tart`) as a supervised child process (SECURITY.md
+//! promise 8). Nothing here knows what the program does.
 //!
 //! Every call: an argv vector (never a shell), `CI=1` so progress comes as plain lines,
 //! stdin from /dev/null, its own process group so a timeout kills the whole group,
@@ -23,7 +24,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::limits::{
-    MAX_CAPTURE_BYTES, MAX_LOG_LINE_BYTES, MAX_TART_PROCESSES, PIPE_GRACE_AFTER_EXIT,
+    MAX_CAPTURE_BYTES, MAX_ERROR_LINE_BYTES, MAX_LOG_LINE_BYTES, MAX_TART_PROCESSES,
+    PIPE_GRACE_AFTER_EXIT,
 };
 use crate::util::sync::lock;
 
@@ -56,12 +58,14 @@ pub struct Outcome {
     pub timed_out: bool,
     /// The server began shutting down and killed the call.
     pub cancelled: bool,
+    /// The caller's [`Cancel`] fired and the call was killed.
+    pub aborted: bool,
 }
 
 impl Outcome {
     /// True when the process exited by itself with code 0.
     pub fn success(&self) -> bool {
-        self.exit_code == Some(0) && !self.timed_out
+        self.exit_code == Some(0) && !self.timed_out && !self.aborted
     }
 
     /// A one-line description of how the call ended, for error messages.
@@ -69,21 +73,75 @@ impl Outcome {
         if self.timed_out {
             return format!("timed out after {} s and was killed", timeout.as_secs());
         }
+        if self.aborted {
+            return "was cancelled".to_string();
+        }
         if self.cancelled {
             return "was stopped because the server is shutting down".to_string();
         }
         match (self.exit_code, self.signal) {
-            (Some(code), _) => {
-                let msg = self.stderr.trim();
-                if msg.is_empty() {
-                    format!("exited with code {code}")
-                } else {
-                    msg.to_string()
-                }
-            }
+            (Some(code), _) => match last_line(&self.stderr) {
+                "" => format!("exited with code {code}"),
+                line => line.to_string(),
+            },
             (None, Some(sig)) => format!("was killed by signal {sig}"),
             (None, None) => "ended without an exit status".to_string(),
         }
+    }
+}
+
+/// The last non-blank line of `text`, trimmed, and of a longer line its last
+/// [`MAX_ERROR_LINE_BYTES`] (cut at a character boundary): what a failed call's error
+/// says, since a program names the cause last. The whole output stays in the task's
+/// `stderr` tail.
+pub fn last_line(text: &str) -> &str {
+    let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty());
+    let line = line.unwrap_or("");
+    let mut start = line.len().saturating_sub(MAX_ERROR_LINE_BYTES);
+    while !line.is_char_boundary(start) {
+        start += 1;
+    }
+    &line[start..]
+}
+
+/// A per-call cancel switch: [`Cancel::cancel`] kills the process group of a call that
+/// runs with it, and makes calls that have not started yet fail at once. Clones share
+/// the switch.
+#[derive(Clone)]
+pub struct Cancel {
+    /// Dropping the sender disconnects `fired`, which a `select!` sees at once.
+    switch: std::sync::Arc<Mutex<Option<Sender<()>>>>,
+    fired: Receiver<()>,
+}
+
+impl Default for Cancel {
+    fn default() -> Self {
+        Cancel::new()
+    }
+}
+
+impl Cancel {
+    pub fn new() -> Cancel {
+        let (tx, rx) = crossbeam_channel::bounded(0);
+        Cancel {
+            switch: std::sync::Arc::new(Mutex::new(Some(tx))),
+            fired: rx,
+        }
+    }
+
+    /// Fires the switch (idempotent).
+    pub fn cancel(&self) {
+        lock(&self.switch).take();
+    }
+
+    /// True once [`Cancel::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.fired.try_recv() == Err(crossbeam_channel::TryRecvError::Disconnected)
+    }
+
+    /// A receiver that disconnects when the switch fires, for `select!`.
+    pub fn signal(&self) -> &Receiver<()> {
+        &self.fired
     }
 }
 
@@ -161,23 +219,33 @@ impl TartRunner {
         timeout: Duration,
         on_output: &mut dyn FnMut(&[Line]),
     ) -> io::Result<Outcome> {
-        self.run_with_input(args, None, timeout, on_output)
+        self.run_cancellable(args, None, timeout, None, on_output)
     }
 
     /// [`TartRunner::run`], with `input` written to the child's stdin, which is then
-    /// closed. How a secret reaches tart (`login --password-stdin`): never in argv,
-    /// where every local user can read it. `input` stays small (a password), far below
-    /// a pipe's buffer, so the write never waits for the child to read.
-    pub fn run_with_input(
+    /// closed, and ended early when `abort` fires: its process group is killed and the
+    /// outcome says `aborted` (a task's cancel); a call asked with an already fired
+    /// `abort` does not start. `input` is how a secret reaches tart (`login
+    /// --password-stdin`): never in argv, where every local user can read it. It stays
+    /// small (a password), far below a pipe's buffer, so the write never waits for the
+    /// child to read.
+    pub fn run_cancellable(
         &self,
         args: &[String],
         input: Option<&[u8]>,
         timeout: Duration,
+        abort: Option<&Cancel>,
         on_output: &mut dyn FnMut(&[Line]),
     ) -> io::Result<Outcome> {
         let _slot = self.take_slot();
         if self.cancel.try_recv() == Err(crossbeam_channel::TryRecvError::Disconnected) {
             return Err(io::Error::other("the server is shutting down"));
+        }
+        if abort.is_some_and(Cancel::is_cancelled) {
+            return Ok(Outcome {
+                aborted: true,
+                ..Outcome::default()
+            });
         }
         let mut command = self.command(args);
         if input.is_some() {
@@ -198,7 +266,9 @@ impl TartRunner {
         spawn_reader(child.stdout.take(), Stream::Stdout, tx.clone());
         spawn_reader(child.stderr.take(), Stream::Stderr, tx.clone());
         spawn_waiter(child, tx);
-        Ok(collect(rx, &self.cancel, pid, timeout, on_output))
+        let never = crossbeam_channel::never();
+        let abort = abort.map_or(&never, Cancel::signal);
+        Ok(collect(rx, &self.cancel, abort, pid, timeout, on_output))
     }
 
     /// Starts `tart <args>` detached from the server: own process group, stdin from
@@ -246,6 +316,7 @@ impl Drop for SlotGuard<'_> {
 fn collect(
     rx: Receiver<Event>,
     cancel: &Receiver<()>,
+    abort: &Receiver<()>,
     pid: u32,
     timeout: Duration,
     on_output: &mut dyn FnMut(&[Line]),
@@ -261,10 +332,11 @@ fn collect(
         let wait = grace_deadline
             .unwrap_or(deadline)
             .saturating_duration_since(Instant::now());
-        let cancel = if outcome.cancelled || exited {
-            &never
+        let ended = outcome.cancelled || outcome.aborted || exited;
+        let (cancel, abort) = if ended {
+            (&never, &never)
         } else {
-            cancel
+            (cancel, abort)
         };
         crossbeam_channel::select! {
             recv(rx) -> event => {
@@ -304,13 +376,18 @@ fn collect(
                 kill_process_group(pid);
                 grace_deadline = Some(Instant::now() + PIPE_GRACE_AFTER_EXIT);
             }
+            recv(abort) -> _ => {
+                outcome.aborted = true;
+                kill_process_group(pid);
+                grace_deadline = Some(Instant::now() + PIPE_GRACE_AFTER_EXIT);
+            }
             default(wait) => {
                 if exited {
                     // A grandchild still holds the pipes: end it with the rest of the group.
                     kill_process_group(pid);
                     break;
                 }
-                if outcome.timed_out || outcome.cancelled {
+                if outcome.timed_out || outcome.cancelled || outcome.aborted {
                     break; // killed, yet no exit reported within the grace: give up waiting.
                 }
                 outcome.timed_out = true;
@@ -409,5 +486,59 @@ pub fn kill_process_group(pgid: u32) {
     // addresses the process group, which we created for this child.
     unsafe {
         libc::kill(-pgid, libc::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_line_is_the_last_meaningful_line_capped() {
+        assert_eq!(
+            last_line("pulling\n50%\nError: registry said no\n\n  \n"),
+            "Error: registry said no"
+        );
+        assert_eq!(last_line(""), "");
+        let long = format!("{} the cause", "é".repeat(MAX_ERROR_LINE_BYTES));
+        let cut = last_line(&long);
+        assert!(cut.ends_with("the cause"));
+        assert!(cut.len() <= MAX_ERROR_LINE_BYTES && cut.len() >= MAX_ERROR_LINE_BYTES - 1);
+    }
+
+    #[test]
+    fn a_cancel_kills_the_running_call_and_refuses_the_next() {
+        let (_keep_open, shutdown) = crossbeam_channel::bounded(0);
+        let sup = TartRunner::new("/bin/sh".into(), "sh".into(), Vec::new(), shutdown);
+        let cancel = Cancel::new();
+        let canceller = cancel.clone();
+        let fire = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            canceller.cancel();
+        });
+        let args = ["-c".to_string(), "echo started; sleep 30".to_string()];
+        // The watchdog is the 60 s timeout: a cancel that did not work fails the test.
+        let outcome = sup
+            .run_cancellable(
+                &args,
+                None,
+                Duration::from_secs(60),
+                Some(&cancel),
+                &mut |_| {},
+            )
+            .unwrap();
+        fire.join().unwrap();
+        assert!(outcome.aborted && !outcome.timed_out && !outcome.success());
+        assert_eq!(outcome.describe(Duration::from_secs(60)), "was cancelled");
+        let again = sup
+            .run_cancellable(
+                &args,
+                None,
+                Duration::from_secs(60),
+                Some(&cancel),
+                &mut |_| {},
+            )
+            .unwrap();
+        assert!(again.aborted && again.exit_code.is_none(), "never started");
     }
 }

@@ -27,7 +27,7 @@ use crate::backend::tart::prune::is_running;
 use crate::backend::tart::{Line, Outcome};
 use crate::core::Core;
 use crate::core::tasks::model::TaskStatus;
-use crate::core::tasks::scheduler::QueueFull;
+use crate::core::tasks::scheduler::{Keys, Lane, QueueFull};
 use crate::core::tasks::{Action, Task};
 
 /// The key that serialises prunes with every other job on the pool: a prune may remove
@@ -61,7 +61,18 @@ pub fn submit(
         }
         job_app.request_refresh();
     });
-    if let Err(full) = app.pool.submit(key, job) {
+    let keys = if key == WHOLE_HOME_KEY {
+        Keys::Home
+    } else {
+        Keys::One(key.to_string())
+    };
+    // Clones and creates may download for hours: the transfer lane, cancellable.
+    let (lane, cancellable) = match action {
+        Action::CreateVm | Action::CloneVm => (Lane::Transfer, true),
+        Action::Prune => (Lane::Quick, true),
+        _ => (Lane::Quick, false),
+    };
+    if let Err(full) = app.scheduler.submit(&task.id, keys, lane, cancellable, job) {
         app.tasks.discard(&task.id);
         return Err(full);
     }
@@ -100,11 +111,9 @@ pub fn step(
             }
         });
     };
-    match app
-        .tart
-        .runner()
-        .run_with_input(args, input, timeout, &mut on_output)
-    {
+    let cancel = app.scheduler.cancel_handle(id);
+    let runner = app.tart.runner();
+    match runner.run_cancellable(args, input, timeout, cancel.as_ref(), &mut on_output) {
         Ok(outcome) => {
             app.tasks.update(id, |t| {
                 t.exit_code = outcome.exit_code;
@@ -135,9 +144,12 @@ pub fn failure(verb: &str, outcome: &Outcome, timeout: Duration) -> String {
     format!("tart {verb} failed{code}: {}", outcome.describe(timeout))
 }
 
-/// Fails the task with [`failure`]; returns whether the step succeeded.
+/// Fails the task with [`failure`] (or as cancelled); returns whether the step
+/// succeeded.
 pub fn check(app: &Core, id: &str, verb: &str, outcome: &Outcome, timeout: Duration) -> bool {
-    if !outcome.success() {
+    if outcome.aborted {
+        app.tasks.update(id, |t| t.cancel());
+    } else if !outcome.success() {
         app.tasks
             .update(id, |t| t.fail(failure(verb, outcome, timeout)));
     }

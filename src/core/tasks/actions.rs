@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::model::{Action, Task, TaskStatus};
 use super::run_log::cap_run_log;
-use super::scheduler::QueueFull;
+use super::scheduler::{Keys, Lane, QueueFull};
 use crate::backend::tart::parse::{clean_line, progress};
 use crate::backend::tart::run::StartOptions;
 use crate::backend::tart::{self, Line, Outcome};
@@ -39,7 +39,13 @@ pub fn submit(app: &Arc<Core>, action: Action, target: &str) -> Result<Task, Que
                 .update(&id, |t| t.fail("internal error while running the task"));
         }
     });
-    if let Err(full) = app.pool.submit(target, job) {
+    // A pull may take hours: its own lane, and cancellable. Stop and delete are short.
+    let (lane, cancellable) = match action {
+        Action::PullVm => (Lane::Transfer, true),
+        _ => (Lane::Quick, false),
+    };
+    let keys = Keys::One(target.to_string());
+    if let Err(full) = app.scheduler.submit(&task.id, keys, lane, cancellable, job) {
         app.tasks.discard(&task.id);
         return Err(full);
     }
@@ -98,7 +104,9 @@ fn run_step(
             }
         });
     };
-    match app.tart.runner().run(args, timeout, &mut on_output) {
+    let cancel = app.scheduler.cancel_handle(id);
+    let runner = app.tart.runner();
+    match runner.run_cancellable(args, None, timeout, cancel.as_ref(), &mut on_output) {
         Ok(outcome) => {
             app.tasks.update(id, |t| {
                 t.exit_code = outcome.exit_code;
@@ -127,6 +135,8 @@ fn finish(
         if outcome.success() {
             t.status = TaskStatus::Completed;
             t.result = Some(result);
+        } else if outcome.aborted {
+            t.cancel();
         } else {
             let code = outcome
                 .exit_code

@@ -8,7 +8,7 @@
 //! The `tart run` is found as tart finds it: the PID holding the `config.json` lock. When
 //! the lock cannot be asked (another tart home), the stop is the ordinary one at once.
 //!
-//! Threading: runs on a pool worker; polls the lock; no lock of ours is held meanwhile.
+//! Threading: runs on a boot-wait lane worker; polls the lock; no lock of ours is held meanwhile.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::model::{Action, Task, TaskStatus};
-use super::scheduler::QueueFull;
+use super::scheduler::{Keys, Lane, QueueFull};
 use crate::core::Core;
 use crate::core::inventory::Change;
 use crate::limits::GRACEFUL_STOP_POLL_INTERVAL;
@@ -43,7 +43,13 @@ pub fn submit(app: &Arc<Core>, name: &str, timeout: Duration) -> Result<Task, Qu
         }
         job_app.request_refresh();
     });
-    if let Err(full) = app.pool.submit(name, job) {
+    // It mostly sleeps while the guest shuts down, up to minutes: the waiting lane, so
+    // quick actions keep their workers. A stop is not cancellable once it runs.
+    let keys = Keys::One(name.to_string());
+    if let Err(full) = app
+        .scheduler
+        .submit(&task.id, keys, Lane::BootWait, false, job)
+    {
         app.tasks.discard(&task.id);
         return Err(full);
     }

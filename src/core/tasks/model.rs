@@ -79,6 +79,9 @@ pub struct Task {
     /// Log lines dropped because of [`MAX_LOG_LINES`] or [`MAX_TASK_LOG_BYTES`].
     #[serde(default)]
     pub logs_dropped: u64,
+    /// The task was cancelled (`api-next.md` §4); shown only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancelled: bool,
 }
 
 impl Task {
@@ -101,6 +104,7 @@ impl Task {
             stage: None,
             logs_dropped: 0,
             log_bytes: 0,
+            cancelled: false,
         }
     }
 
@@ -127,6 +131,12 @@ impl Task {
                 self.logs_dropped += 1;
             }
         }
+    }
+
+    /// Ends the task as cancelled: `failed`, with `error` `cancelled` (`api-next.md` §4).
+    pub fn cancel(&mut self) {
+        self.fail("cancelled");
+        self.cancelled = true;
     }
 
     /// Ends the task as failed; the error is cut to its last [`MAX_TASK_ERROR_BYTES`].
@@ -216,6 +226,8 @@ struct NewLines<'a> {
     progress: Option<f64>,
     stage: &'a Option<String>,
     logs_dropped: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    cancelled: bool,
     logs_from: u64,
 }
 
@@ -237,6 +249,7 @@ impl<'a> NewLines<'a> {
             progress: task.progress,
             stage: &task.stage,
             logs_dropped: task.logs_dropped,
+            cancelled: task.cancelled,
             logs_from,
         }
     }

@@ -28,12 +28,13 @@ use serde_json::json;
 use super::actions::{open_run_log, spawn_run_reaper};
 use super::model::{Action, Task, TaskStatus};
 use super::run_log::LogFollower;
-use super::scheduler::QueueFull;
+use super::scheduler::{Keys, Lane, QueueFull};
 use crate::backend::tart::parse::{ip_from_vnc_url, vnc_url};
 use crate::backend::tart::run::{Display, StartOptions, run_args};
 use crate::core::Core;
 use crate::core::inventory::Change;
 use crate::limits::{START_IP_POLL_INTERVAL, START_LOG_POLL_INTERVAL, START_SETTLE};
+use crate::process::supervisor::kill_process_group;
 
 /// The words a task adds when tart refuses a third macOS guest.
 const MACOS_LIMIT_HINT: &str = "macOS runs at most two macOS VMs at a time; stop one of them first";
@@ -60,7 +61,12 @@ pub fn submit(app: &Arc<Core>, name: &str, options: StartOptions) -> Result<Task
         }
         job_app.request_refresh();
     });
-    if let Err(full) = app.pool.submit(name, job) {
+    let keys = Keys::One(name.to_string());
+    // A start waits for its VM on the boot-wait lane; cancelling it stops the VM.
+    if let Err(full) = app
+        .scheduler
+        .submit(&task.id, keys, Lane::BootWait, true, job)
+    {
         app.tasks.discard(&task.id);
         return Err(full);
     }
@@ -122,6 +128,7 @@ pub fn start(app: &Arc<Core>, id: &str, name: &str, options: &StartOptions) {
             return;
         }
     };
+    let pid = child.id();
     let exited = spawn_run_reaper(
         Arc::downgrade(app),
         child,
@@ -129,6 +136,7 @@ pub fn start(app: &Arc<Core>, id: &str, name: &str, options: &StartOptions) {
         log_path.clone(),
     );
     let mut follower = LogFollower::open(log_path);
+    let cancel = app.scheduler.cancel_handle(id);
     let deadline = Instant::now() + app.config.timeouts.start_ip;
     let mut next_ip_poll = Instant::now() + START_IP_POLL_INTERVAL;
     let mut held_since: Option<Instant> = None;
@@ -172,6 +180,12 @@ pub fn start(app: &Arc<Core>, id: &str, name: &str, options: &StartOptions) {
             } else {
                 held_since = None;
             }
+        }
+        if cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+            // The VM never proved it started: cancelling the start stops it.
+            kill_process_group(pid);
+            app.tasks.update(id, |t| t.cancel());
+            return;
         }
         if app.shutting_down() {
             return fail_keep_running(app, id, "the server is shutting down before the VM started");

@@ -226,6 +226,11 @@ impl TaskStore {
         }
     }
 
+    /// A copy of the task.
+    pub fn get(&self, id: &str) -> Option<Task> {
+        lock(&self.inner).tasks.get(id).map(|e| e.task.clone())
+    }
+
     /// True if the task exists.
     pub fn contains(&self, id: &str) -> bool {
         lock(&self.inner).tasks.contains_key(id)
