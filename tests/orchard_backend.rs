@@ -153,6 +153,8 @@ fn create_goes_through_orchards_stages_to_running_then_stop_and_delete() {
     let details = server.get("/api/vms/build-1?backend=orchard");
     assert_eq!(details.status, 200);
     assert_eq!(details.json()["orchard"]["arch"], "arm64");
+    let ip = details.json()["ip_on_worker"].as_str().unwrap().to_string();
+    assert_eq!(ip, sim.get("/v1/vms/build-1/ip")["ip"]);
     assert_eq!(
         server.get("/api/vms/build-1").status,
         404,
@@ -392,4 +394,32 @@ fn the_token_is_never_a_flag_value() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("never a flag value"));
+}
+
+#[test]
+fn no_local_shows_only_the_cluster() {
+    let sim = OrchardSim::start(&["--vm", "only=ghcr.io/x/y:1"]);
+    let server = server_for(&sim, ADMIN.1, &["--no-local"]);
+    server.create_vm("hidden-local");
+    let refreshed = server.post("/api/vms/refresh", "{}");
+    assert_eq!(
+        refreshed.json(),
+        json!([]),
+        "no tart runs for the local list"
+    );
+    let vms = eventually("the cluster VM", || {
+        let v = server.get("/api/vms").json();
+        (v.as_array()?.len() == 1).then_some(v)
+    });
+    assert_eq!(vms[0]["name"], "only");
+    assert_eq!(vms[0]["backend"], "orchard");
+    assert_eq!(
+        server.get("/api/health").json()["backends"]["tart"],
+        "disabled"
+    );
+    let out = std::process::Command::new(support::server_bin())
+        .arg("--no-local")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "--no-local needs a cluster");
 }

@@ -102,6 +102,10 @@ pub fn get_vm(web: &Web, name: &str) -> Result<Reply, Error> {
     if let Some(why) = c.pending_reason(&vm) {
         row["status_message"] = json!(why);
     }
+    // The address is on the worker's NAT network: shown, but not reachable from here.
+    if vm.row_status() == "running" {
+        row["ip_on_worker"] = json!(c.client.ip(name).ok().flatten());
+    }
     row["orchard"] = json!({
         "os": vm.os, "arch": vm.arch, "runtime": vm.runtime,
         "generation": vm.generation, "observed_generation": vm.observed_generation,

@@ -16,7 +16,7 @@ use super::error::Error;
 use super::events::{self, Transport};
 use super::handlers as h;
 use super::lifecycle as lc;
-use super::reply::Routed;
+use super::reply::{Reply, Routed};
 use super::request::Head;
 use super::state::Web;
 use super::tasks;
@@ -79,6 +79,10 @@ static ROUTES: &[Route] = &[
     route(Get, "/api/vms", Api, |w, _| Ok(cl::list_vms(w).into())),
     route(Get, "/api/workers", Api, |w, _| Ok(cl::workers(w).into())),
     route(Post, "/api/vms/refresh", Api, |w, _| {
+        if w.core.config.no_local {
+            // Nothing local to list; the cluster is polled on its own.
+            return Ok(Reply::json(200, &Value::Array(Vec::new())).into());
+        }
         Ok(h::refresh_vms(w).into())
     }),
     route(Post, "/api/vms/pull", Api, |w, c| {

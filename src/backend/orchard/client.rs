@@ -145,6 +145,21 @@ impl OrchardClient {
         Ok(lines)
     }
 
+    /// `GET /v1/vms/{name}/ip` without waiting: the VM's address on its worker's
+    /// network; `None` while it does not run (408/417).
+    pub fn ip(&self, name: &str) -> Result<Option<String>, OrchardError> {
+        let reply = self.call("GET", &format!("/v1/vms/{}/ip?wait=0", segment(name)), None)?;
+        match reply.status {
+            200 => {
+                let v: Value = serde_json::from_slice(&reply.body)
+                    .map_err(|e| OrchardError::Protocol(format!("bad IP JSON: {e}")))?;
+                Ok(v["ip"].as_str().map(str::to_string))
+            }
+            408 | 417 => Ok(None),
+            s => Err(from_status(s, &reply.body)),
+        }
+    }
+
     pub fn list_workers(&self) -> Result<Vec<OrchardWorker>, OrchardError> {
         self.ok("GET", "/v1/workers", None)
     }
