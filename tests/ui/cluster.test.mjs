@@ -65,4 +65,24 @@ describe('the Orchard cluster', { timeout: 180000 }, () => {
     assert.deepEqual(problems.csp, []);
     await shot(page, '21-cluster-vm-stopped', { fullPage: true });
   });
+
+  test('create on the cluster: the task follows Orchard\'s stages and the VM appears on a worker', async () => {
+    await page.locator('#cluster-create-name').fill('from-the-page');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    const task = taskItem(page, 'Create', 'from-the-page');
+    await task.waitFor({ state: 'visible', timeout: 10000 });
+    await task.locator('.task-status', { hasText: 'completed' }).waitFor({ timeout: CLUSTER_TIMEOUT });
+    const vm = clusterVm('from-the-page');
+    await vm.locator('.status-pill', { hasText: 'running' }).waitFor({ timeout: CLUSTER_TIMEOUT });
+    // The stop above freed a slot on worker-1, and Orchard's default profile fills the
+    // busiest worker that has room first.
+    assert.equal(await vm.locator('.c-worker').textContent(), 'on worker-1');
+    const tasks = await apiCall(server, 'GET', '/api/tasks?limit=500');
+    const created = tasks.body.find((t) => t.vm_name === 'from-the-page');
+    assert.ok(created.logs.includes('cloning VM...'), JSON.stringify(created.logs));
+    await page.locator('#cluster-create-name').fill('bad/name');
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.locator('#cluster-create-error').waitFor({ state: 'visible' });
+    await shot(page, '22-cluster-create', { fullPage: true });
+  });
 });

@@ -3,6 +3,7 @@
 // Both lists are polled; a cluster VM's buttons are the actions the server lists for it
 // (Orchard cannot start a stopped VM, clone it or change its size, so those never
 // appear). Stop is one-way on Orchard: its button asks once more before it acts.
+// A small form creates a VM on the cluster (its task follows Orchard's stages).
 // Everything from the cluster is rendered with textContent.
 import { api, vmPath } from './api.js';
 import { $, h, svgIcon, ICONS } from './dom.js';
@@ -136,7 +137,28 @@ export async function refreshCluster() {
   }, CLUSTER_REFRESH_MS);
 }
 
+/** The create form: a headless VM from an image, placed by Orchard's scheduler. */
+async function submitCreate(ev) {
+  ev.preventDefault();
+  const name = $('cluster-create-name').value.trim();
+  const image = $('cluster-create-image').value.trim();
+  const error = $('cluster-create-error');
+  error.hidden = true;
+  $('cluster-create-btn').disabled = true;
+  try {
+    addTask(await api('POST', '/api/vms/create', { backend: 'orchard', name, source_vm: image }));
+    $('cluster-create-name').value = '';
+    refreshCluster();
+  } catch (err) {
+    error.textContent = err.message;
+    error.hidden = false;
+  } finally {
+    $('cluster-create-btn').disabled = false;
+  }
+}
+
 export function initCluster() {
   on('task-finished', () => refreshCluster());
+  $('cluster-create-form').addEventListener('submit', submitCreate);
   refreshCluster();
 }
