@@ -72,3 +72,43 @@ fn a_config_being_rewritten_is_read_again() {
         }
     }
 }
+
+/// Regression: without `TART_HOME` the server looked in `$HOME/.tart`, while tart uses
+/// the user's home as Foundation finds it (`CFFIXED_USER_HOME`, the passwd entry, and
+/// only then `$HOME`): it missed tart's files and ran `tart get` for every VM, which
+/// bumps each VM's access date (what `tart prune --older-than` goes by).
+#[test]
+fn the_tart_home_is_found_as_tart_finds_it() {
+    let user = support::TempDir::new("cf-home");
+    let mut setup = Setup::default();
+    setup.env.push(("TART_HOME".into(), String::new()));
+    setup.env.push((
+        "CFFIXED_USER_HOME".into(),
+        user.path().display().to_string(),
+    ));
+    let server = TestServer::start_with(setup);
+    let out = Command::new(support::sim_bin())
+        .args(["create", "--linux", "vm"])
+        .env("TART_HOME", "")
+        .env("CFFIXED_USER_HOME", user.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(user.path().join(".tart/vms/vm/config.json").is_file());
+    let vms = server.post("/api/vms/refresh", "{}").json();
+    let vm = &vms.as_array().unwrap()[0];
+    assert_eq!(
+        (vm["name"].as_str(), vm["cpu"].as_u64()),
+        (Some("vm"), Some(4)),
+        "{vm}"
+    );
+    let gets: Vec<_> = server
+        .invocations()
+        .into_iter()
+        .filter(|argv| argv.first().map(String::as_str) == Some("get"))
+        .collect();
+    assert!(
+        gets.is_empty(),
+        "settings came from tart's own files: {gets:?}"
+    );
+}

@@ -110,10 +110,13 @@ impl TestServer {
             .join(format!("server-stderr-{}.log", now_millis()));
         let mut env = setup.env.clone();
         env.push(("HOME".into(), dir.path().display().to_string()));
-        env.push((
-            "TART_HOME".into(),
-            dir.path().join("tart-home").display().to_string(),
-        ));
+        // A test that sets TART_HOME itself (even empty: "unset" for tart) keeps it.
+        if !setup.env.iter().any(|(k, _)| k == "TART_HOME") {
+            env.push((
+                "TART_HOME".into(),
+                dir.path().join("tart-home").display().to_string(),
+            ));
+        }
         env.push((
             "TART_SIM_LOG".into(),
             dir.path().join("sim.log").display().to_string(),

@@ -28,7 +28,11 @@ pub fn tart_home(child_env: &[(OsString, OsString)]) -> Option<PathBuf> {
         .rev()
         .find(|(key, _)| key == "TART_HOME")
         .map(|(_, value)| value.clone());
-    if let Some(home) = from_child_env.or_else(|| std::env::var_os("TART_HOME")) {
+    // Empty counts as unset, as it does for tart-sim (and names no folder for tart).
+    if let Some(home) = from_child_env
+        .or_else(|| std::env::var_os("TART_HOME"))
+        .filter(|home| !home.is_empty())
+    {
         return Some(PathBuf::from(home));
     }
     super::os::passwd_home()

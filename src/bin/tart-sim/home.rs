@@ -31,14 +31,12 @@ pub struct Home {
 }
 
 impl Home {
-    /// Resolves `$TART_HOME` (default `~/.tart`) and creates `cache/` and `tmp/`.
+    /// Resolves `$TART_HOME` (default `~/.tart`, `~` as tart finds it: see `user_home`)
+    /// and creates `cache/` and `tmp/`.
     pub fn open() -> Result<Home, Failure> {
         let root = match std::env::var_os("TART_HOME") {
             Some(path) if !path.is_empty() => PathBuf::from(path),
-            _ => {
-                let home = std::env::var_os("HOME").unwrap_or_else(|| "/".into());
-                PathBuf::from(home).join(".tart")
-            }
+            _ => crate::user_home::user_home().join(".tart"),
         };
         if let Err(error) = fs::create_dir_all(&root) {
             return Err(Failure::runtime(format!(

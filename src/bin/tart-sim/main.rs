@@ -25,6 +25,7 @@ mod output;
 mod progress;
 mod signals;
 mod timefmt;
+mod user_home;
 mod vmconfig;
 mod vnc;
 
