@@ -14,6 +14,7 @@ pub mod guard;
 pub mod handlers;
 pub mod lifecycle;
 pub mod nudge;
+pub mod openapi;
 pub mod query;
 pub mod reply;
 pub mod request;

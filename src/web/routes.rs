@@ -73,6 +73,9 @@ use Method::{Get, Post};
 /// Every route. Order matters only where patterns overlap: the first match wins.
 static ROUTES: &[Route] = &[
     route(Get, "/api/health", Api, |w, _| Ok(cl::health(w).into())),
+    route(Get, "/api/openapi.json", Api, |_, _| {
+        Ok(super::openapi::document().into())
+    }),
     route(Get, "/api/tart/version", Api, |w, _| {
         h::tart_version(w).map(Into::into)
     }),
@@ -199,6 +202,13 @@ static DEBUG_ROUTES: &[Route] = &[route(Post, "/api/_debug/panic", Api, |w, _| {
 })];
 #[cfg(not(debug_assertions))]
 static DEBUG_ROUTES: &[Route] = &[];
+
+/// `(method, pattern, area)` of every route but the debug ones: what the OpenAPI
+/// document must describe (see `openapi.rs`).
+#[cfg(test)]
+pub fn table() -> impl Iterator<Item = (&'static Method, &'static str, Area)> {
+    ROUTES.iter().map(|r| (&r.method, r.pattern, r.area))
+}
 
 fn all() -> impl Iterator<Item = &'static Route> {
     ROUTES.iter().chain(DEBUG_ROUTES)

@@ -39,6 +39,15 @@ before(async () => {
 });
 after(async () => {
   await browser?.close();
+  // The started VM outlives the server (as VMs do): stop it.
+  if (server) await apiCall(server, 'POST', '/api/vms/ubuntu-runner/stop').catch(() => {});
+  if (home) {
+    try {
+      sim(home, 'stop', 'ubuntu-runner');
+    } catch (_) {
+      /* already stopped by the API call */
+    }
+  }
   await server?.stop();
 });
 
