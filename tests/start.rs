@@ -260,3 +260,33 @@ fn refusals_are_made_from_fresh_state() {
     assert!(server.sim(&["stop", "other"]).status.success());
     run.wait().unwrap();
 }
+
+/// Regression: without a display, the seed took the first `tart ip` answer — the lease an
+/// earlier run left — as this run's address. Here every run gets a new address, so the
+/// old one is visibly wrong.
+#[test]
+fn without_a_display_the_address_is_this_runs() {
+    let server = server_with_start(
+        "50",
+        &[
+            ("TART_SIM_LEASE_RENUMBER", "1"),
+            ("TART_SIM_BOOT_MS", "1500"),
+        ],
+    );
+    server.create_vm("vm");
+    let first = start(&server, "vm", r#"{"display":"none"}"#);
+    assert_eq!(first["status"], "completed", "{first}");
+    let old_ip = first["result"]["ip_address"].as_str().unwrap().to_string();
+    stop(&server, "vm");
+
+    let second = start(&server, "vm", r#"{"display":"none"}"#);
+    assert_eq!(second["status"], "completed", "{second}");
+    let new_ip = second["result"]["ip_address"].as_str().unwrap();
+    assert_ne!(new_ip, old_ip, "{second}");
+    assert!(second["result"]["vnc_url"].is_null());
+    assert_eq!(second["result"]["display"], "none");
+    // And it is what tart says now.
+    let now = server.sim(&["ip", "vm"]);
+    assert_eq!(String::from_utf8_lossy(&now.stdout).trim(), new_ip);
+    stop(&server, "vm");
+}
