@@ -727,3 +727,34 @@ fn names_with_spaces_and_unicode_go_through() {
     let (status, _) = refused(&server, "/api/vms/a%2Fb/rename", json!({"new_name": "c"}));
     assert_eq!(status, 404);
 }
+
+#[test]
+fn every_vm_row_lists_the_actions_allowed_now() {
+    let server = TestServer::start();
+    server.create_vm("vm");
+    server.sim(&["pull", "ghcr.io/cirruslabs/ubuntu:latest"]);
+    let vms = server.post("/api/vms/refresh", "{}").json();
+    let row = |name: &str| {
+        vms.as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        row("vm")["actions"],
+        json!(["start", "clone", "settings", "rename", "delete"])
+    );
+    assert_eq!(
+        row("ghcr.io/cirruslabs/ubuntu:latest")["actions"],
+        json!(["clone", "delete"])
+    );
+    completed(&server, "/api/vms/vm/start", json!({}));
+    let vm = eventually("running with its actions", || {
+        let vm = server.get("/api/vms/vm").json();
+        (vm["status"] == "running").then_some(vm)
+    });
+    assert_eq!(vm["actions"], json!(["stop", "clone"]));
+    completed(&server, "/api/vms/vm/stop", json!({}));
+}

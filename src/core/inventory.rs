@@ -51,6 +51,24 @@ pub struct Vm {
     pub accessed: Option<String>,
 }
 
+/// A VM as it is published: its fields and the `actions` allowed on it now.
+#[derive(Serialize)]
+pub struct Row<'a> {
+    #[serde(flatten)]
+    vm: &'a Vm,
+    actions: Vec<&'static str>,
+}
+
+impl<'a> Row<'a> {
+    /// `vm` with its actions, as `GET /api/vms` lists it.
+    pub fn new(vm: &'a Vm) -> Row<'a> {
+        Row {
+            vm,
+            actions: super::vm_actions::actions(vm),
+        }
+    }
+}
+
 /// A VM's configuration (`api-spec.md`, "VM config").
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VmConfig {
@@ -175,7 +193,7 @@ impl Inventory {
         let each: Vec<(String, String)> = vms
             .iter()
             .map(|vm| {
-                let json = serde_json::to_string(vm).expect("a Vm always serializes");
+                let json = serde_json::to_string(&Row::new(vm)).expect("a Vm always serializes");
                 (vm.name.clone(), json)
             })
             .collect();

@@ -13,5 +13,6 @@ pub mod refresher;
 pub mod state;
 pub mod tasks;
 pub mod validate;
+pub mod vm_actions;
 
 pub use state::Core;

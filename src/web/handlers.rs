@@ -102,7 +102,8 @@ pub(crate) fn still_running(app: &Web, name: &str) -> bool {
 }
 
 pub fn get_vm(app: &Web, name: &str) -> Result<Reply, Error> {
-    Ok(Reply::json(200, &find_vm(app, name)?))
+    let vm = find_vm(app, name)?;
+    Ok(Reply::json(200, &crate::core::inventory::Row::new(&vm)))
 }
 
 pub fn vm_config(app: &Web, name: &str, target: &Target) -> Result<Reply, Error> {
