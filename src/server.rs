@@ -37,6 +37,8 @@ pub enum StartError {
     InUse(PathBuf),
     /// The address could not be bound.
     Bind(io::Error),
+    /// Another program listens on this address's port already.
+    PortInUse(SocketAddr),
     /// The Orchard settings are unusable (a bad URL, a name without a token).
     Orchard(String),
 }
@@ -54,6 +56,13 @@ impl std::fmt::Display for StartError {
                 dir.join("lock").display()
             ),
             StartError::Bind(e) => write!(f, "cannot listen: {e}"),
+            StartError::PortInUse(addr) => write!(
+                f,
+                "port {} on {} is in use by another program; pick another with --port N \
+                 (--port 0 takes any free one), or stop that program",
+                addr.port(),
+                addr.ip()
+            ),
             StartError::Orchard(m) => write!(f, "Orchard: {m}"),
         }
     }
@@ -96,8 +105,11 @@ impl Server {
         })?;
         let token =
             crate::util::token::load_or_create(&config.data_dir).map_err(StartError::DataDir)?;
-        let listener = crate::util::net::bind(SocketAddr::new(config.host, config.port))
-            .map_err(StartError::Bind)?;
+        let wanted = SocketAddr::new(config.host, config.port);
+        let listener = crate::util::net::bind(wanted).map_err(|e| match e.kind() {
+            io::ErrorKind::AddrInUse => StartError::PortInUse(wanted),
+            _ => StartError::Bind(e),
+        })?;
         let addr = listener.local_addr().map_err(StartError::Bind)?;
         let (restored, journal_handle, journal_thread) = if config.persist_tasks {
             let (tasks, handle, thread) =

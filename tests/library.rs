@@ -60,3 +60,22 @@ fn refusing_a_non_loopback_address_without_the_opt_in() {
         Ok(_) => panic!("a non-loopback bind needs the explicit opt-in"),
     }
 }
+
+/// A newcomer whose port 8000 is taken learns which port and which flag to change.
+#[test]
+fn a_busy_port_is_named_with_the_flag_that_changes_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = TempDir::new("lib-busy");
+    let mut config = taartenfabriek::Config::with_home(dir.path().to_path_buf());
+    config.port = port;
+    match taartenfabriek::Server::start(config) {
+        Err(e @ taartenfabriek::StartError::PortInUse(_)) => {
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("port {port}")), "{msg}");
+            assert!(msg.contains("--port"), "{msg}");
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("the port is taken"),
+    }
+}

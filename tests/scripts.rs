@@ -36,8 +36,22 @@ fn every_script_does_its_action() {
 
     let refreshed = stdout_json(&script(&server, "refresh", &[]));
     assert_eq!(refreshed[0]["name"], "ubuntu");
-    let listed = stdout_json(&script(&server, "list", &[]));
+    let listed = stdout_json(&script(&server, "list", &["--json"]));
     assert_eq!(listed, refreshed);
+    // Without --json: a table a person reads.
+    let table = script(&server, "list", &[]);
+    assert!(table.status.success());
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["NAME", "STATUS", "IP", "CPU", "MEMORY", "DISK"],
+        "{table}"
+    );
+    assert_eq!(rows[1][..2], ["ubuntu", "stopped"], "{table}");
 
     // A Linux guest gets tart's own VNC server: its URL, not (yet) an IP.
     let started = stdout_json(&script(&server, "start", &["ubuntu"]));
@@ -80,7 +94,14 @@ fn scripts_fail_loudly() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not running"));
     let out = script(&server, "pull", &["not a reference"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 422"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("HTTP 422"), "{stderr}");
+    // Regression: the message was cut at its first quote; now it comes whole.
+    assert!(stderr.contains("oci_url: Value error, "), "{stderr}");
+    assert!(
+        !stderr.contains("\"loc\""),
+        "readable, not the raw JSON: {stderr}"
+    );
 }
 
 /// Runs a script with `input` on its stdin (not a terminal).

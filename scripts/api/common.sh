@@ -18,10 +18,48 @@ api() {
   status="${out##*$'\n'}"
   out="${out%$'\n'*}"
   if [ "$status" -ge 400 ]; then
-    echo "HTTP $status: $out" >&2
+    echo "HTTP $status: $(printf '%s' "$out" | error_text)" >&2
     return 1
   fi
   printf '%s\n' "$out"
+}
+
+# error_text: an error body on stdin as one readable text, whole: the `detail` sentence
+# (quotes and all), or each problem of a 422 as `field: message`. Needs python3 (on a
+# Mac with the command line tools); without it the body is shown as it came.
+error_text() {
+  local body
+  body="$(cat)"
+  if command -v python3 >/dev/null 2>&1; then
+    printf '%s' "$body" | python3 -c '
+import json, sys
+raw = sys.stdin.read()
+try:
+    d = json.loads(raw).get("detail")
+except Exception:
+    print(raw); sys.exit()
+if isinstance(d, list):
+    print("; ".join(".".join(str(p) for p in i.get("loc", [])[1:]) + ": " + str(i.get("msg")) for i in d))
+elif isinstance(d, str):
+    print(d)
+else:
+    print(raw)
+' 2>/dev/null || printf '%s\n' "$body"
+  else
+    printf '%s\n' "$body"
+  fi
+}
+
+# json_get KEY: the value of top-level KEY in the JSON on stdin, whole (strings
+# unquoted), or nothing. Needs python3; without it, json_field's first match.
+json_get() {
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import json, sys
+v = json.load(sys.stdin).get(sys.argv[1])
+print("" if v is None else v if isinstance(v, str) else json.dumps(v))' "$1" 2>/dev/null
+  else
+    json_field "$1"
+  fi
 }
 
 # json_field NAME: the first string or number value of "NAME" in the JSON on stdin.
@@ -57,25 +95,39 @@ need_value() {
   [ -n "${2:-}" ] || { echo "$1 needs a value" >&2; exit 2; }
 }
 
-# wait_task TASK-JSON: follows the task until it ends, printing new log lines (and the
-# progress, for pulls); prints the final task; exits 0 if it completed, 1 if it failed.
+# wait_task TASK-JSON: follows the task until it ends, printing new log lines, and a
+# pull's progress on one line (rewritten in place on a terminal); prints the final
+# task; exits 0 if it completed, 1 if it failed (with its error, whole).
 wait_task() {
-  local id status task seen=0 lines
+  local id status task seen=0 lines progress shown=""
   id="$(printf '%s' "$1" | json_field id)"
   [ -n "$id" ] || { echo "no task id in: $1" >&2; return 1; }
   echo "task $id" >&2
   while :; do
     task="$(api GET "/api/tasks/$id")"
-    # One log line per JSON string in "logs": [...]; printed once each.
+    # One log line per JSON string in "logs": [...]; printed once each, except bare
+    # percentages, which the progress line shows.
     lines="$(printf '%s' "$task" | sed -n 's/.*"logs":\[\(.*\)\],"vm_name".*/\1/p' | sed 's/","/\n/g; s/^"//; s/"$//')"
     if [ -n "$lines" ]; then
-      printf '%s\n' "$lines" | tail -n +$((seen + 1)) | sed 's/^/  | /' >&2
+      printf '%s\n' "$lines" | tail -n +$((seen + 1)) | grep -Ev '^(\\u001b\[[0-9;]*[A-Za-z])*[0-9]+%$' | sed 's/^/  | /' >&2 || true
       seen="$(printf '%s\n' "$lines" | wc -l)"
     fi
     status="$(printf '%s' "$task" | json_field status)"
+    progress="$(printf '%s' "$task" | sed -n 's/.*"progress":\([0-9.]*\).*/\1/p' | cut -d. -f1)"
+    if [ -n "$progress" ] && [ "$progress" != "$shown" ]; then
+      if [ -t 2 ]; then printf '\r  progress %3s%%' "$progress" >&2; fi
+      shown="$progress"
+    fi
+    case "$status" in
+      completed | failed)
+        if [ -n "$shown" ]; then
+          if [ -t 2 ]; then printf '\n' >&2; else printf '  progress %s%%\n' "$shown" >&2; fi
+        fi
+        ;;
+    esac
     case "$status" in
       completed) printf '%s\n' "$task"; return 0 ;;
-      failed) printf '%s\n' "$task"; echo "task failed: $(printf '%s' "$task" | json_field error)" >&2; return 1 ;;
+      failed) printf '%s\n' "$task"; echo "task failed: $(printf '%s' "$task" | json_get error)" >&2; return 1 ;;
     esac
     sleep 0.5
   done
