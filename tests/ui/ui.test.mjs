@@ -78,7 +78,7 @@ describe('inventory with VMs', { timeout: 240000 }, () => {
     const task = taskItem(page, 'Start', 'linux-a');
     await task.waitFor({ state: 'visible', timeout: 10000 });
     await task.locator('.task-status', { hasText: 'completed' }).waitFor({ timeout: TASK_TIMEOUT });
-    assert.equal(await task.getAttribute('data-followed'), 'websocket', 'the task was followed over its WebSocket');
+    assert.equal(await task.getAttribute('data-followed'), 'stream', 'the task was followed live, over the event stream');
     // A Linux guest gets tart's own VNC server: the link is the URL tart printed.
     const link = task.locator('a.vnc-link');
     assert.match(await link.getAttribute('href'), /^vnc:\/\/:[a-z-]+@127\.0\.0\.1:\d+$/);
@@ -123,8 +123,9 @@ describe('inventory with VMs', { timeout: 240000 }, () => {
   test('when the task socket fails, the task is followed by polling', async () => {
     const other = await newPage(browser);
     try {
-      // Every task WebSocket is closed at once, as if a proxy or the network dropped it.
-      await other.page.routeWebSocket(/\/ws\/tasks\//, (ws) => ws.close({ code: 1011, reason: 'test: dropped' }));
+      // Every WebSocket (the event stream and each task's) is closed at once, as if a
+      // proxy or the network dropped it.
+      await other.page.routeWebSocket(/\/ws\//, (ws) => ws.close({ code: 1011, reason: 'test: dropped' }));
       await other.page.goto(server.pageUrl);
       await vmItem(other.page, 'linux-a').waitFor({ timeout: 15000 });
       for (const verb of ['Start', 'Stop']) {

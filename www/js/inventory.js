@@ -29,7 +29,8 @@ let autoRefreshTimer = null;
 function scheduleAutoRefresh() {
   clearTimeout(autoRefreshTimer);
   autoRefreshTimer = setTimeout(async () => {
-    if (document.visibilityState === 'visible' && state.online) {
+    // While the event stream is up the server tells every change: no polling.
+    if (document.visibilityState === 'visible' && state.online && !state.streaming) {
       await refreshInventory({ quiet: true });
     }
     scheduleAutoRefresh();
@@ -79,8 +80,11 @@ export async function refreshInventory(opts) {
   }
 }
 
-/** Takes a VM list the page asked for at `askedAt` (Date.now() before the request). */
-function setInventory(vms, askedAt) {
+/**
+ * Takes a VM list the page asked for at `askedAt` (Date.now() before the request): a
+ * refresh's answer, or the event stream's snapshot.
+ */
+export function setInventory(vms, askedAt) {
   if (!Array.isArray(vms)) return;
   // Cluster VMs (GET /api/vms with --orchard) are cluster.js's to show.
   state.vms = vms.filter((v) => v && typeof v.name === 'string' && v.backend !== 'orchard');

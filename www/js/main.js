@@ -12,6 +12,8 @@
 //   format.js vms.js   pure helpers (unit-tested)  toolbar.js   filter, sort, view
 //   lifecycle.js   New VM, Disk space, Registries and their dialogs
 //   cluster.js     the Orchard cluster: workers and cluster VMs
+//   events.js      the event stream (inventory and tasks, live; no polling while up)
+//   task-controls.js  Cancel and Retry on a task
 import { TOKEN, initTokenForm } from './token.js';
 import { heartbeat, initConnection, loadVersions, scheduleHeartbeat, showAuthFailed } from './connection.js';
 import { initCluster } from './cluster.js';
@@ -19,6 +21,7 @@ import { $ } from './dom.js';
 import { initDeleteDialog } from './dialogs/delete.js';
 import { initDetailsDialog } from './dialogs/details.js';
 import { initPullDialog } from './dialogs/pull.js';
+import { startEvents, reconnectEvents } from './events.js';
 import { initInventory, refreshInventory } from './inventory.js';
 import { initLifecycle } from './lifecycle.js';
 import { state, on, renderNow } from './store.js';
@@ -39,17 +42,22 @@ function init() {
 
   // The inventory changed after a task ends (a completed start also knows the IP now),
   // and may have changed while the server was unreachable.
-  on('task-finished', () => refreshInventory({ quiet: true }));
-  on('online', () => refreshInventory({ quiet: true }));
+  // While the event stream is up, the server sends every change itself.
+  on('task-finished', () => state.streaming || refreshInventory({ quiet: true }));
+  on('online', () => {
+    reconnectEvents();
+    if (!state.streaming) refreshInventory({ quiet: true });
+  });
   document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible' && state.online) refreshInventory({ quiet: true });
+    if (document.visibilityState === 'visible' && state.online && !state.streaming) refreshInventory({ quiet: true });
   });
 
   initTokenForm();
   if (!TOKEN) showAuthFailed();
   renderNow();
   loadVersions();
-  refreshInventory({ quiet: true });
+  // The inventory comes with the event stream's snapshot; without a stream, a refresh.
+  startEvents(() => refreshInventory({ quiet: true }));
   restoreTasks();
   scheduleHeartbeat();
 }

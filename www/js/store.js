@@ -42,6 +42,8 @@ export const state = {
   filterStatus: '',
   /** task id -> { task, el, ws, pollTimer, mode, placeholder?, restored? } (owned by tasks.js) */
   tasks: new Map(),
+  /** True while the event stream (events.js) is connected: nothing is polled then. */
+  streaming: false,
   refreshing: false,
   /** Date.now() when the request for the current `vms` was sent. */
   vmsAskedAt: 0,

@@ -7,6 +7,7 @@ import { RECONNECT_MS } from './connection.js';
 import { $, announce } from './dom.js';
 import { state, invalidate, on, onRender, emit, readStorage, writeStorage, SESSION_TASKS } from './store.js';
 import { createTaskEl, showTaskMode, showVncLive, updateTaskEl, MAX_LOG_LINES } from './task-view.js';
+import { updateTaskControls } from './task-controls.js';
 import { errorToast, toast } from './toast.js';
 import { busyTaskFor as busyAmong, isTerminal, statusOf } from './vms.js';
 
@@ -88,7 +89,8 @@ function setTaskMode(entry, mode) {
 /** Follows a task over its WebSocket; falls back to polling when the socket fails. */
 export function follow(id) {
   const entry = state.tasks.get(id);
-  if (!entry || entry.ws || isTerminal(entry.task.status)) return;
+  // While the event stream is up, it brings every task's changes (events.js).
+  if (!entry || entry.ws || isTerminal(entry.task.status) || state.streaming) return;
   clearTimeout(entry.pollTimer);
   entry.pollTimer = null;
   let ws;
@@ -129,7 +131,7 @@ export function follow(id) {
 
 function startPolling(id) {
   const entry = state.tasks.get(id);
-  if (!entry || entry.pollTimer || isTerminal(entry.task.status)) return;
+  if (!entry || entry.pollTimer || isTerminal(entry.task.status) || state.streaming) return;
   setTaskMode(entry, 'polling');
   const tick = async () => {
     entry.pollTimer = null;
@@ -156,10 +158,14 @@ function startPolling(id) {
 export function updateTask(task) {
   const entry = state.tasks.get(task.id);
   if (!entry) return;
+  // The stream and the 202 answer race: an older record never replaces a newer one.
+  const older = typeof task.updated_at === 'number' && typeof entry.task.updated_at === 'number' && task.updated_at < entry.task.updated_at;
+  if (older || (isTerminal(entry.task.status) && !isTerminal(task.status))) return;
   const before = entry.task.status;
   entry.task = task;
   const status = String(task.status || 'pending');
   const errText = updateTaskEl(entry, task);
+  updateTaskControls(entry);
 
   if (isTerminal(status)) {
     clearTimeout(entry.pollTimer);
@@ -184,7 +190,49 @@ export function updateTask(task) {
   invalidate();
 }
 
+/**
+ * A task from the event stream: its `logs` are the newest lines from index `logs_from`
+ * on, so they are joined to the lines this page has; then shown as any update.
+ */
+export function applyStreamedTask(task) {
+  if (!task || typeof task.id !== 'string') return;
+  let entry = state.tasks.get(task.id);
+  const lines = Array.isArray(task.logs) ? task.logs.map(String) : [];
+  const from = typeof task.logs_from === 'number' ? task.logs_from : 0;
+  let logs = lines;
+  if (entry && typeof entry.logEnd === 'number' && entry.logEnd >= from) {
+    const have = Array.isArray(entry.task.logs) ? entry.task.logs : [];
+    logs = have.concat(lines.slice(entry.logEnd - from)).slice(-MAX_LOG_LINES);
+  }
+  const merged = Object.assign({}, task, { logs });
+  if (!entry) {
+    entry = newEntry(merged, false);
+    rememberTasks();
+  }
+  entry.logEnd = from + lines.length;
+  entry.el.dataset.followed = 'stream';
+  if (entry.mode !== 'live') setTaskMode(entry, isTerminal(merged.status) ? '' : 'live');
+  updateTask(merged);
+}
+
+/** Keeps running and pending tasks above ended ones, each group newest first. */
+function orderTaskList() {
+  const list = $('task-list');
+  const entries = [...state.tasks.values()].sort((a, b) => {
+    const ra = isTerminal(a.task.status) ? 1 : 0;
+    const rb = isTerminal(b.task.status) ? 1 : 0;
+    return ra - rb || (b.task.created_at || 0) - (a.task.created_at || 0);
+  });
+  const current = [...list.children];
+  if (entries.every((e, i) => current[i] === e.el)) return;
+  for (const e of entries) list.append(e.el);
+}
+
 function renderTasksChrome() {
+  orderTaskList();
+  const running = [...state.tasks.values()].some((e) => !e.placeholder && !isTerminal(e.task.status));
+  // On a phone the panel is pinned in view while something runs (style.css).
+  document.body.classList.toggle('has-running-tasks', running);
   const real = [...state.tasks.values()].filter((e) => !e.placeholder);
   const finished = real.filter((e) => isTerminal(e.task.status)).length;
   $('tasks-empty').hidden = real.length > 0;
@@ -217,7 +265,8 @@ export async function restoreTasks() {
     const recent = await api('GET', '/api/tasks');
     if (Array.isArray(recent)) {
       for (const t of recent) {
-        if (t && typeof t.id === 'string' && (ids.includes(t.id) || !isTerminal(t.status))) found.set(t.id, t);
+        // The server's history: every tab shows the same tasks.
+        if (t && typeof t.id === 'string') found.set(t.id, t);
       }
     }
   } catch (_) {
@@ -265,6 +314,11 @@ export function initTasks() {
   $('clear-tasks-btn').addEventListener('click', clearFinished);
   onRender(renderVncLinks);
   on('online', () => {
+    for (const entry of state.tasks.values()) if (!isTerminal(entry.task.status)) follow(entry.task.id);
+  });
+  // The stream went down: follow the unfinished tasks one by one until it is back.
+  on('stream', (up) => {
+    if (up) return;
     for (const entry of state.tasks.values()) if (!isTerminal(entry.task.status)) follow(entry.task.id);
   });
   renderTasksChrome();

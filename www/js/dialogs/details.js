@@ -2,7 +2,8 @@
 // VM's configuration from GET /api/vms/{name}/config.
 import { api, vmPath } from '../api.js';
 import { $, h } from '../dom.js';
-import { configRows, visibleName } from '../format.js';
+import { actionLabel } from '../actions.js';
+import { configRows, formatTime, visibleName } from '../format.js';
 import { state, onRender } from '../store.js';
 import { statusText } from '../vms.js';
 import { closeOnBackdrop } from './common.js';
@@ -18,7 +19,31 @@ export async function openDetails(name) {
   renderSummary();
   $('details').showModal();
   $('details-close').focus();
+  loadHistory(name);
   await loadConfig(false);
+}
+
+/** Tasks the server kept for a VM's history panel (the newest). */
+const HISTORY_TASKS = 20;
+
+/** The VM's history: its tasks from the server, newest first. */
+async function loadHistory(name) {
+  const list = $('details-history');
+  list.replaceChildren();
+  $('details-history-empty').hidden = true;
+  let tasks = [];
+  try {
+    tasks = await api('GET', '/api/tasks?vm=' + encodeURIComponent(name) + '&limit=' + HISTORY_TASKS);
+  } catch (_) {
+    return;
+  }
+  if (detailsName !== name || !Array.isArray(tasks)) return;
+  for (const t of tasks) {
+    const when = h('time', { class: 'muted', text: formatTime(t.created_at) });
+    const status = String(t.status || '');
+    list.append(h('li', {}, [when, ' ', h('span', { text: actionLabel(t.action) }), ' ', h('span', { class: 'task-status status-' + status, text: status })]));
+  }
+  $('details-history-empty').hidden = tasks.length > 0;
 }
 
 function renderSummary() {
