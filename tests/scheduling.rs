@@ -1,9 +1,10 @@
 //! Scheduling through the real server and tart-sim: short actions never wait behind
-//! long transfers (lanes).
+//! long transfers (lanes), and no `tart` call holds an HTTP worker, so health, the page
+//! and cached reads answer while `tart` hangs.
 
 mod support;
 
-use support::{TestServer, eventually};
+use support::{Setup, TestServer, eventually};
 
 /// Regression (review M2): four task workers were shared by everything, so a stop
 /// waited behind four long pulls (with real images, for hours). The pulls here hang
@@ -35,4 +36,54 @@ fn a_stop_of_a_stopped_vm_completes_while_four_long_pulls_run() {
         let pull = server.get(&format!("/api/tasks/{id}")).json();
         assert_eq!(pull["status"], "running", "the pulls still run: {pull}");
     }
+}
+
+/// Regression (review M1): a refresh ran `tart list` on the HTTP worker that asked for
+/// it, so sixteen refreshes during a hung `tart list` held every worker and even
+/// `/api/health` went unanswered. Now the refresher thread makes the call and requests
+/// wait for it a bounded time. The hang outlasts the test (`--tart-timeout 300`); each
+/// client's read timeout (`support::IO_TIMEOUT`, 20 s) is the watchdog.
+#[test]
+fn health_the_page_and_the_cached_list_answer_while_tart_list_hangs() {
+    let mut setup = Setup::default();
+    setup.args.extend(["--tart-timeout".into(), "300".into()]);
+    let server = TestServer::start_with(setup);
+    server.create_vm("vm1");
+    assert_eq!(server.post("/api/vms/refresh", "").status, 200);
+    server.set_faults("hang list");
+    let server = &server;
+    std::thread::scope(|s| {
+        // More refreshes and actions on unknown names than there are HTTP workers.
+        let mut waiting = Vec::new();
+        for i in 0..20 {
+            waiting.push(s.spawn(move || {
+                if i % 2 == 0 {
+                    server.post("/api/vms/refresh", "")
+                } else {
+                    server.post(&format!("/api/vms/new-vm-{i}/stop"), "{}")
+                }
+            }));
+        }
+        for _ in 0..3 {
+            let health = server.get("/api/health");
+            assert_eq!(health.status, 200, "{}", health.text());
+            assert_eq!(server.get("/").status, 200);
+            let vms = server.get("/api/vms");
+            assert_eq!(vms.status, 200);
+            assert_eq!(vms.json()[0]["name"], "vm1", "the cached list");
+        }
+        for request in waiting {
+            let reply = request.join().expect("answered before the watchdog");
+            match reply.status {
+                // A refresh that could not finish: the cached list, marked.
+                200 => {
+                    assert_eq!(reply.header("x-refreshing"), Some("true"));
+                    assert_eq!(reply.json()[0]["name"], "vm1");
+                }
+                // An action on a name the cache does not know, after a bounded wait.
+                404 => assert!(reply.text().contains("new-vm-"), "{}", reply.text()),
+                other => panic!("unexpected {other}: {}", reply.text()),
+            }
+        }
+    });
 }

@@ -114,7 +114,6 @@ fn set_state(vms: &mut [Vm], name: &str, state: &'static str, ip: Option<String>
 #[derive(Debug, Clone)]
 pub struct RefreshFailed {
     pub detail: String,
-    pub last_good: Arc<[u8]>,
 }
 
 struct State {
@@ -233,10 +232,7 @@ impl Inventory {
             if state.last_refresh_started.is_some_and(|t| t > arrived) {
                 return match &state.last_error {
                     None => Ok(self.json()),
-                    Some(e) => Err(RefreshFailed {
-                        detail: e.clone(),
-                        last_good: self.json(),
-                    }),
+                    Some(e) => Err(RefreshFailed { detail: e.clone() }),
                 };
             }
         }
@@ -252,10 +248,7 @@ impl Inventory {
             Err(e) => {
                 let detail = format!("refresh failed, showing the last good inventory: {e}");
                 state.last_error = Some(detail.clone());
-                Err(RefreshFailed {
-                    detail,
-                    last_good: self.json(),
-                })
+                Err(RefreshFailed { detail })
             }
         }
     }

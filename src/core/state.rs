@@ -91,13 +91,26 @@ impl Core {
 
     /// Refreshes the inventory, logging a failure (for background callers).
     pub fn refresh_quietly(&self) {
-        if let Err(e) = self.inventory.refresh(&self.tart) {
+        let _ = self.refresh_reporting();
+    }
+
+    /// Refreshes the inventory on this thread, logging a failure, and says how it went.
+    pub fn refresh_reporting(&self) -> Result<(), String> {
+        self.inventory.refresh(&self.tart).map(drop).map_err(|e| {
             // tart's stderr is in it: capped and escaped on its way to ours.
             eprintln!(
                 "taartenfabriek: {}",
                 crate::util::terminal::echo_safe(&e.detail)
             );
-        }
+            e.detail
+        })
+    }
+
+    /// Asks the refresher thread for a refresh that starts after this call and waits
+    /// for it at most `timeout` (see `Refresher::refresh_and_wait`): how HTTP workers
+    /// get fresh state without running `tart` themselves.
+    pub fn fresh_inventory(&self, timeout: std::time::Duration) -> Option<Result<(), String>> {
+        self.refresher.refresh_and_wait(timeout)
     }
 
     /// Cancels task `id` (`api-next.md` §4): a waiting task is taken out of its queue

@@ -15,7 +15,9 @@ use crate::backend::tart::TartError;
 use crate::core::inventory::{Change, Vm};
 use crate::core::tasks::{Action, actions, graceful_stop};
 use crate::core::validate;
-use crate::limits::{GRACEFUL_STOP_TIMEOUT, MAX_GRACEFUL_STOP_TIMEOUT};
+use crate::limits::{
+    FRESH_CHECK_WAIT, GRACEFUL_STOP_TIMEOUT, MAX_GRACEFUL_STOP_TIMEOUT, REFRESH_ROUTE_WAIT,
+};
 use crate::web::error::Error;
 
 pub fn index() -> Reply {
@@ -45,20 +47,28 @@ pub fn list_vms(app: &Web) -> Reply {
     Reply::json_bytes(200, Body::Shared(app.core.inventory.json()))
 }
 
-/// Refreshes from tart; on failure 502 with the reason and the last good list.
+/// Asks the refresher thread for a fresh list and waits for it at most
+/// [`REFRESH_ROUTE_WAIT`]: on failure 502 with the reason and the last good list; when
+/// it takes longer (a slow or hung `tart`), the cached list marked `X-Refreshing: true`
+/// while the refresh goes on. No `tart` runs on this worker.
 pub fn refresh_vms(app: &Web) -> Reply {
-    match app.core.inventory.refresh(&app.core.tart) {
-        Ok(json) => Reply::json_bytes(200, Body::Shared(json)),
-        Err(failed) => {
+    let inventory = &app.core.inventory;
+    match app.core.fresh_inventory(REFRESH_ROUTE_WAIT) {
+        Some(Ok(())) => Reply::json_bytes(200, Body::Shared(inventory.json())),
+        Some(Err(detail)) => {
             let vms: Value =
-                serde_json::from_slice(&failed.last_good).unwrap_or(Value::Array(Vec::new()));
-            Reply::json(502, &json!({ "detail": failed.detail, "vms": vms }))
+                serde_json::from_slice(&inventory.json()).unwrap_or(Value::Array(Vec::new()));
+            Reply::json(502, &json!({ "detail": detail, "vms": vms }))
         }
+        None => Reply {
+            refreshing: true,
+            ..Reply::json_bytes(200, Body::Shared(inventory.json()))
+        },
     }
 }
 
-/// A VM from the inventory; an unknown name triggers one refresh before the 404, so a VM
-/// made with the CLI a moment ago is found.
+/// A VM from the inventory; an unknown name waits (at most [`FRESH_CHECK_WAIT`]) for one
+/// fresh refresh before the 404, so a VM made with the CLI a moment ago is found.
 ///
 /// A name that is neither a valid VM name nor an OCI reference cannot be one tart would
 /// list, so it gets its 404 without running `tart` (SECURITY.md promise 6).
@@ -69,7 +79,7 @@ pub(crate) fn find_vm(app: &Web, name: &str) -> Result<Vm, Error> {
     if validate::vm_name(name).is_err() && validate::oci_reference(name).is_err() {
         return Err(Error::NotFound(format!("VM {name:?} not found")));
     }
-    let _ = app.core.inventory.refresh(&app.core.tart);
+    app.core.fresh_inventory(FRESH_CHECK_WAIT);
     app.core
         .inventory
         .vm(name)
@@ -85,7 +95,7 @@ pub(crate) fn path_name(name: &str) -> Result<(), Error> {
 
 /// Whether `name` still runs, asked afresh before a 409 that the cached list suggests: a
 /// VM stopped with the tart CLI or by its guest a moment ago must not be refused. Asks
-/// the run lock when the home is ours to read, else refreshes the list.
+/// the run lock when the home is ours to read, else waits (bounded) for a fresh list.
 pub(crate) fn still_running(app: &Web, name: &str) -> bool {
     if let Some(holds) = app.core.tart.run_holds(name) {
         if !holds {
@@ -94,7 +104,7 @@ pub(crate) fn still_running(app: &Web, name: &str) -> bool {
         }
         return holds;
     }
-    let _ = app.core.inventory.refresh(&app.core.tart);
+    app.core.fresh_inventory(FRESH_CHECK_WAIT);
     app.core
         .inventory
         .vm(name)

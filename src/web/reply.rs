@@ -55,6 +55,8 @@ pub struct Reply {
     pub page: bool,
     /// A `Location` header (for 202 task replies).
     pub location: Option<String>,
+    /// `X-Refreshing: true`: the list is the cached one, a refresh is still running.
+    pub refreshing: bool,
 }
 
 const JSON: &str = "application/json";
@@ -76,6 +78,7 @@ impl Reply {
             body,
             page: false,
             location: None,
+            refreshing: false,
         }
     }
 
@@ -95,6 +98,7 @@ impl Reply {
             body,
             page: true,
             location: None,
+            refreshing: false,
         }
     }
 
@@ -116,6 +120,9 @@ impl Reply {
             && let Ok(h) = Header::from_bytes("Location", location)
         {
             headers.push(h);
+        }
+        if self.refreshing {
+            headers.push(Header::from_bytes("X-Refreshing", "true").expect("a valid header"));
         }
         // A fixed Content-Length even for large bodies: tiny_http would chunk bodies of
         // 32 KiB and more (DESIGN.md fact 6), which costs more for nothing.

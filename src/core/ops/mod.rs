@@ -29,6 +29,7 @@ use crate::core::Core;
 use crate::core::tasks::model::TaskStatus;
 use crate::core::tasks::scheduler::{Keys, Lane, QueueFull};
 use crate::core::tasks::{Action, Task};
+use crate::limits::FRESH_CHECK_WAIT;
 
 /// The key that serialises prunes with every other job on the pool: a prune may remove
 /// any VM or image, so it must not run beside one (a whole-home lock until the scheduler
@@ -181,7 +182,7 @@ pub fn home(app: &Core) -> Option<PathBuf> {
 /// on `config.json`, then `state.vzvmsave`), so a state cached before a change made
 /// outside the server never causes a wrong refusal. When the home holds no such VM (a
 /// `--tart` wrapper with its own home, or a VM made a moment ago), the inventory is
-/// refreshed and asked. `None`: no such local VM.
+/// refreshed (a bounded wait, [`FRESH_CHECK_WAIT`]) and asked. `None`: no such local VM.
 pub fn current_state(app: &Core, name: &str) -> Option<VmState> {
     if let Some(home) = home(app) {
         let dir = home.join("vms").join(name);
@@ -198,7 +199,7 @@ pub fn current_state(app: &Core, name: &str) -> Option<VmState> {
             });
         }
     }
-    let _ = app.inventory.refresh(&app.tart);
+    app.fresh_inventory(FRESH_CHECK_WAIT);
     let vm = app.inventory.vm(name)?;
     if vm.source.as_deref() == Some("oci") {
         return None;
@@ -220,6 +221,6 @@ pub fn name_taken(app: &Core, name: &str) -> bool {
     if app.inventory.vm(name).is_some() {
         return true;
     }
-    let _ = app.inventory.refresh(&app.tart);
+    app.fresh_inventory(FRESH_CHECK_WAIT);
     app.inventory.vm(name).is_some()
 }
