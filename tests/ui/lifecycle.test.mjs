@@ -179,6 +179,23 @@ describe('making and changing VMs', { timeout: 300000 }, () => {
     assert.ok(fs.existsSync(path.join(home.env.TART_HOME, 'vms/mac')), 'a recent VM stays');
   });
 
+  test('New VM: an empty Linux VM with "start when ready" is started once made', async () => {
+    await page.locator('#create-btn').click();
+    await page.locator('#create-dialog').waitFor({ state: 'visible' });
+    await page.selectOption('#create-dialog-kind', 'linux');
+    assert.equal(await page.locator('#create-dialog-image').isVisible(), false, 'no image for an empty VM');
+    await page.fill('#create-dialog-name', 'fresh vm (ü)');
+    await page.fill('#create-dialog-disk_size', '30');
+    await page.check('#create-dialog-start');
+    await page.click('#create-dialog-submit');
+    await taskDone(page, 'Create', 'fresh vm (ü)');
+    await taskDone(page, 'Start', 'fresh vm (ü)');
+    const card = vmItem(page, 'fresh vm (ü)');
+    await card.locator('.status-pill', { hasText: 'running' }).waitFor({ timeout: 15000 });
+    await page.getByRole('button', { name: 'Stop fresh vm (ü)', exact: true }).click();
+    await taskDone(page, 'Stop', 'fresh vm (ü)');
+  });
+
   test('Registries: log in with a password that is never shown back, then log out', async () => {
     await page.locator('#registries-btn').click();
     await page.locator('#registries-dialog').waitFor({ state: 'visible' });
