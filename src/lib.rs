@@ -22,6 +22,7 @@ pub mod demo_cluster;
 pub mod limits;
 mod process;
 mod server;
+pub mod service;
 mod util;
 mod web;
 

@@ -17,6 +17,9 @@ USAGE:
     taartenfabriek [OPTIONS]
     taartenfabriek url [--data-dir DIR] [--demo]
                          print the running server's address with its token, to open in a browser
+    taartenfabriek service install [OPTIONS] | uninstall | status | plist [OPTIONS]
+                         (macOS) run the server at login as a LaunchAgent with these OPTIONS,
+                         logging to <data-dir>/service.log; `plist` prints it (any OS)
 
 OPTIONS:
     --host ADDR          address to listen on [env TARTVM_HOST, default 127.0.0.1]
@@ -62,6 +65,9 @@ fn main() -> ExitCode {
     let mut config = Config::from_home_env();
     let mut modes = Modes::default();
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "service") {
+        return service(args.split_off(1), config, modes);
+    }
     let url_command = args.first().is_some_and(|a| a == "url");
     if url_command {
         args.remove(0);
@@ -125,6 +131,49 @@ fn main() -> ExitCode {
     let why = server.wait();
     eprintln!("taartenfabriek: fatal: {why}");
     ExitCode::FAILURE
+}
+
+/// `service install|uninstall|status|plist [OPTIONS]`: the OPTIONS are checked as the
+/// server would read them, then written into the LaunchAgent as given.
+fn service(mut args: Vec<String>, mut config: Config, mut modes: Modes) -> ExitCode {
+    use taartenfabriek::service;
+    let action = if args.is_empty() {
+        String::new()
+    } else {
+        args.remove(0)
+    };
+    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_default());
+    let result = match action.as_str() {
+        "install" | "plist" => apply_env(&mut config, &mut modes)
+            .and_then(|()| apply_args(args.clone(), &mut config, &mut modes))
+            .and_then(|()| {
+                let program = std::env::current_exe().map_err(|e| e.to_string())?;
+                let text = service::plist(&program, &args, &config.data_dir);
+                if action == "plist" {
+                    Ok(text)
+                } else {
+                    service::install(&home, &text, &config.data_dir)
+                }
+            }),
+        "uninstall" if args.is_empty() => service::uninstall(&home),
+        "status" if args.is_empty() => service::status(&home),
+        _ => Err(format!(
+            "usage: taartenfabriek service install [OPTIONS] | uninstall | status | plist [OPTIONS]\n\n{USAGE}"
+        )),
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("taartenfabriek: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn apply_env(config: &mut Config, modes: &mut Modes) -> Result<(), String> {
