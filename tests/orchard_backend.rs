@@ -423,3 +423,67 @@ fn no_local_shows_only_the_cluster() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "--no-local needs a cluster");
 }
+
+/// Cancelling a create on the cluster deletes what it made (through the library's
+/// `Server::cancel_task`, the call the HTTP cancel endpoint makes).
+#[test]
+fn cancelling_a_cluster_create_deletes_its_vm() {
+    // No workers: the VM waits, so the create is surely still running when cancelled.
+    let sim = OrchardSim::start(&["--workers", "0"]);
+    let dir = support::TempDir::new("orchard-cancel");
+    let mut config = taartenfabriek::Config::with_home(dir.path().to_path_buf());
+    config.port = 0;
+    config.tart = support::sim_bin();
+    config.refresh_interval = None;
+    config.persist_tasks = false;
+    config.tart_env.push((
+        "TART_HOME".into(),
+        dir.path().join("tart-home").into_os_string(),
+    ));
+    config.orchard = Some(taartenfabriek::OrchardConfig {
+        url: sim.url(),
+        account: Some(ADMIN.0.into()),
+        token: Some(ADMIN.1.into()),
+        cert: None,
+        via_curl: false,
+    });
+    let server = taartenfabriek::Server::start(config).expect("start");
+    let client = support::Client {
+        addr: server.addr(),
+        token: Some(server.token().to_string()),
+    };
+    let body = json!({"backend": "orchard", "name": "doomed", "source_vm": "ghcr.io/x/y:1"});
+    let reply = client.request(
+        "POST",
+        "/api/vms/create",
+        &[("Content-Type", "application/json")],
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(reply.status, 202, "{}", reply.text());
+    let id = reply.json()["id"].as_str().unwrap().to_string();
+    let task = |id: &str| {
+        client
+            .request("GET", &format!("/api/tasks/{id}"), &[], None)
+            .json()
+    };
+    eventually("the create waits for a worker", || {
+        (task(&id)["stage"] == "pending").then_some(())
+    });
+    server
+        .cancel_task(&id)
+        .expect("a running cluster create can be cancelled");
+    let ended = eventually("the create ends", || {
+        let t = task(&id);
+        (t["status"] == "failed").then_some(t)
+    });
+    assert_eq!(ended["error"], "cancelled");
+    assert_eq!(ended["cancelled"], true);
+    assert_eq!(
+        sim.call("GET", "/v1/vms/doomed", Some(ADMIN), None).status,
+        404
+    );
+    assert!(
+        server.cancel_task(&id).is_err(),
+        "ended tasks are not cancelled again"
+    );
+}

@@ -6,7 +6,9 @@
 //! Threading: one `Mutex<Cached>`, never held across a call to the controller; the
 //! poller is the only thread that refreshes on a timer and ends at shutdown.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -36,6 +38,20 @@ struct Cached {
 pub struct Cluster {
     pub client: OrchardClient,
     cached: Mutex<Cached>,
+    /// The cluster's unfinished tasks: a create's cancel switch, or `None` for the
+    /// short ones (stop, delete), which cannot be cancelled.
+    tasks: Mutex<HashMap<String, Option<Arc<AtomicBool>>>>,
+}
+
+/// What [`Cluster::cancel`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterCancel {
+    /// Not a cluster task (or ended already).
+    NotOurs,
+    /// The switch is set; the task ends as cancelled at its next look (≤ 2 s).
+    Requested,
+    /// A stop or delete: short, not cancellable.
+    NotCancellable,
 }
 
 fn unix_now() -> u64 {
@@ -49,6 +65,31 @@ impl Cluster {
         Cluster {
             client,
             cached: Mutex::new(Cached::default()),
+            tasks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records a running cluster task; `cancellable` ones get a switch to watch.
+    pub fn track(&self, id: &str, cancellable: bool) -> Option<Arc<AtomicBool>> {
+        let switch = cancellable.then(|| Arc::new(AtomicBool::new(false)));
+        lock(&self.tasks).insert(id.to_string(), switch.clone());
+        switch
+    }
+
+    /// Forgets an ended task.
+    pub fn untrack(&self, id: &str) {
+        lock(&self.tasks).remove(id);
+    }
+
+    /// Asks task `id` to stop, if it is a cluster task that can.
+    pub fn cancel(&self, id: &str) -> ClusterCancel {
+        match lock(&self.tasks).get(id) {
+            None => ClusterCancel::NotOurs,
+            Some(None) => ClusterCancel::NotCancellable,
+            Some(Some(switch)) => {
+                switch.store(true, Ordering::SeqCst);
+                ClusterCancel::Requested
+            }
         }
     }
 
@@ -156,7 +197,7 @@ fn pending_reason(v: &OrchardVm, c: &Cached) -> Option<String> {
 
 /// Starts the poller: a refresh now and every [`CLUSTER_POLL`] until `shutdown`
 /// disconnects.
-pub fn spawn_poller(cluster: std::sync::Arc<Cluster>, shutdown: Receiver<()>) -> JoinHandle<()> {
+pub fn spawn_poller(cluster: Arc<Cluster>, shutdown: Receiver<()>) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("orchard-poller".into())
         .spawn(move || {

@@ -8,6 +8,7 @@
 //! correctness. The startup script's output (Orchard's events) becomes the task's log.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
@@ -32,28 +33,35 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(600);
 /// The `GET` fallback between watch messages.
 pub const FOLLOW_POLL: Duration = Duration::from_secs(2);
 
+/// Runs `job` for a new task on a thread of its own. A `cancellable` task's job gets the
+/// switch `Core::cancel_task` sets; the others get one that stays off.
 fn spawn_task(
     core: &Arc<Core>,
     action: Action,
     name: &str,
-    job: impl FnOnce(&Core, &str) + Send + 'static,
+    cancellable: bool,
+    job: impl FnOnce(&Core, &str, &AtomicBool) + Send + 'static,
 ) -> Task {
     let task = core.tasks.create(action, Some(name.to_string()));
     let (core2, id) = (core.clone(), task.id.clone());
+    let switch = cluster(core)
+        .track(&task.id, cancellable)
+        .unwrap_or_default();
     let spawned = std::thread::Builder::new()
         .name("orchard-task".into())
         .spawn(move || {
             core2.tasks.update(&id, |t| t.status = TaskStatus::Running);
-            let outcome =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&core2, &id)));
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                job(&core2, &id, &switch)
+            }));
             if outcome.is_err() {
                 core2
                     .tasks
                     .update(&id, |t| t.fail("internal error while running the task"));
             }
-            if let Some(c) = &core2.cluster {
-                let _ = c.refresh();
-            }
+            let c = cluster(&core2);
+            c.untrack(&id);
+            let _ = c.refresh();
         });
     if spawned.is_err() {
         core.tasks
@@ -70,26 +78,34 @@ fn cluster(core: &Core) -> &Arc<Cluster> {
 
 /// Creates VM `name` on the cluster from `spec` (an Orchard create body).
 pub fn submit_create(core: &Arc<Core>, name: &str, spec: Value) -> Task {
-    spawn_task(core, Action::CreateVm, name, move |core, id| {
-        create(core, id, &spec)
-    })
+    spawn_task(
+        core,
+        Action::CreateVm,
+        name,
+        true,
+        move |core, id, cancel| create(core, id, &spec, cancel),
+    )
 }
 
 /// Stops VM `name` (Orchard: `powerState: stopped`, irreversible).
 pub fn submit_stop(core: &Arc<Core>, name: &str) -> Task {
-    spawn_task(core, Action::StopVm, name, stop)
+    spawn_task(core, Action::StopVm, name, false, |core, id, _| {
+        stop(core, id)
+    })
 }
 
 /// Deletes VM `name` from the cluster.
 pub fn submit_delete(core: &Arc<Core>, name: &str) -> Task {
-    spawn_task(core, Action::DeleteVm, name, delete)
+    spawn_task(core, Action::DeleteVm, name, false, |core, id, _| {
+        delete(core, id)
+    })
 }
 
 fn log(core: &Core, id: &str, line: String) {
     core.tasks.update(id, |t| t.push_log(line));
 }
 
-fn create(core: &Core, id: &str, spec: &Value) {
+fn create(core: &Core, id: &str, spec: &Value, cancel: &AtomicBool) {
     let c = cluster(core);
     let name = spec["name"].as_str().unwrap_or_default().to_string();
     log(
@@ -114,6 +130,19 @@ fn create(core: &Core, id: &str, spec: &Value) {
     let mut seen = Follow::default();
     let mut outcome = progress(core, id, c, &created, &mut seen);
     while outcome.is_none() {
+        if cancel.load(Ordering::SeqCst) {
+            // Cancelling a create on Orchard is deleting what it made.
+            log(
+                core,
+                id,
+                format!("cancelled: deleting {name} from the cluster"),
+            );
+            if let Err(e) = c.client.delete_vm(&name) {
+                log(core, id, format!("the delete failed: {e}"));
+            }
+            core.tasks.update(id, |t| t.cancel());
+            return;
+        }
         if core.shutting_down() {
             outcome = Some(Err(
                 "the server is shutting down; the VM stays on the cluster".into(),

@@ -124,6 +124,14 @@ impl Core {
         if task.status.is_terminal() {
             return Err(CancelRefused::Ended);
         }
+        if let Some(cluster) = &self.cluster {
+            use crate::core::cluster::ClusterCancel;
+            match cluster.cancel(id) {
+                ClusterCancel::Requested => return Ok(()),
+                ClusterCancel::NotCancellable => return Err(CancelRefused::NotCancellable),
+                ClusterCancel::NotOurs => {}
+            }
+        }
         match self.scheduler.cancel(id) {
             Cancelled::WasWaiting => {
                 self.tasks.update(id, |t| t.cancel());
