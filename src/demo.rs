@@ -15,6 +15,9 @@ use std::process::{Command, Stdio};
 
 use crate::config::Config;
 
+/// Seconds in an hour, for the demo VMs' access dates.
+const DEMO_SECONDS_PER_HOUR: u64 = 3600;
+
 /// The simulator's name beside our executable.
 const SIMULATOR: &str = "tart-sim";
 
@@ -56,14 +59,43 @@ fn simulator_path() -> io::Result<PathBuf> {
 
 fn seed(sim: &Path, home: &Path) -> io::Result<()> {
     fs::create_dir_all(home)?;
-    let steps: [&[&str]; 5] = [
-        &["create", "--from-ipsw", "latest", "sequoia-base"],
-        &["create", "--from-ipsw", "latest", "sonoma-dev"],
-        &["create", "--linux", "ubuntu"],
-        &["create", "--linux", "debian-builder"],
+    // Sizes as a real Mac's home has them: macOS guests with 4-8 cores, 8-16 GB and
+    // 80-120 GB disks, smaller Linux guests, not every VM the same.
+    let steps: &[&[&str]] = &[
+        &[
+            "create",
+            "--from-ipsw",
+            "latest",
+            "--disk-size",
+            "80",
+            "sequoia-base",
+        ],
+        &["set", "sequoia-base", "--cpu", "4", "--memory", "8192"],
+        &[
+            "create",
+            "--from-ipsw",
+            "latest",
+            "--disk-size",
+            "120",
+            "sonoma-dev",
+        ],
+        &[
+            "set",
+            "sonoma-dev",
+            "--cpu",
+            "8",
+            "--memory",
+            "16384",
+            "--display",
+            "1920x1200",
+        ],
+        &["create", "--linux", "--disk-size", "30", "ubuntu"],
+        &["set", "ubuntu", "--cpu", "2", "--memory", "4096"],
+        &["create", "--linux", "--disk-size", "60", "debian-builder"],
+        &["set", "debian-builder", "--cpu", "6", "--memory", "12288"],
         &["pull", "ghcr.io/cirruslabs/macos-sequoia-base:latest"],
     ];
-    for args in steps {
+    for &args in steps {
         let status = sim_command(sim, home)
             .args(args)
             .stdout(Stdio::null())
@@ -74,6 +106,18 @@ fn seed(sim: &Path, home: &Path) -> io::Result<()> {
                 args.join(" ")
             )));
         }
+    }
+    // Last used at different times, as `tart list` and a prune preview would show them.
+    for (name, hours_ago) in [
+        ("sequoia-base", 0),
+        ("sonoma-dev", 5),
+        ("ubuntu", 30),
+        ("debian-builder", 24 * 12),
+    ] {
+        let accessed = std::time::SystemTime::now()
+            - std::time::Duration::from_secs(hours_ago * DEMO_SECONDS_PER_HOUR);
+        let dir = File::open(home.join("vms").join(name))?;
+        dir.set_times(fs::FileTimes::new().set_accessed(accessed))?;
     }
     // One VM running, detached like a VM started through the app.
     let log = File::create(home.join("demo-run.log"))?;

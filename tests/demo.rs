@@ -46,6 +46,13 @@ fn demo_serves_a_seeded_simulator() {
     assert!(vms.iter().any(|v| v["os"] == "darwin"));
     assert!(vms.iter().any(|v| v["os"] == "linux"));
     assert!(vms.iter().any(|v| v["source"] == "oci"));
+    // Not every VM alike (4 cores / 4 GB / 50 GB each made an unconvincing demo).
+    let locals: Vec<_> = vms.iter().filter(|v| v["source"] == "local").collect();
+    for field in ["cpu", "memory", "disk_size"] {
+        let distinct: std::collections::BTreeSet<String> =
+            locals.iter().map(|v| v[field].to_string()).collect();
+        assert!(distinct.len() >= 3, "{field} varies: {distinct:?}");
+    }
     assert_eq!(
         client.request("GET", "/api/tart/version", &[], None).json()["version"],
         "2.32.1"
