@@ -1,7 +1,8 @@
-//! The core: the VM inventory, the tasks and their scheduling, the background refresher
-//! and input validation. It drives VMs through the backend layer and never names
-//! tiny_http, tungstenite or a `tart` argv; the web layer above talks to it through
-//! [`Core`].
+//! The core: the VM inventory, the tasks and their scheduling, the operations, the
+//! background refresher, events and input validation. It drives VMs through the backend
+//! layer and never names tiny_http or tungstenite; the web layer above talks to it
+//! through [`Core`]. The job bodies still call `backend::tart` helpers directly (see
+//! docs/architecture.md, "Debt").
 
 pub mod catalog;
 pub mod cluster;
