@@ -7,4 +7,5 @@ pub mod net;
 pub mod random;
 pub mod sync;
 pub mod terminal;
+pub mod time;
 pub mod token;
