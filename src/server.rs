@@ -238,7 +238,7 @@ impl Server {
     /// Cancels task `id` (`api-next.md` §4): a waiting task never runs, a running pull,
     /// clone, create, prune or start has its process group ended; either ends `failed`
     /// with `cancelled`. `Err` says why not: no such task, ended already, or short and
-    /// running. (The HTTP endpoint, `POST /api/tasks/{id}/cancel`, comes with issue 14.)
+    /// running. Over HTTP: `POST /api/tasks/{id}/cancel`.
     pub fn cancel_task(&self, id: &str) -> Result<(), String> {
         self.app.core.cancel_task(id).map_err(|e| e.to_string())
     }

@@ -177,6 +177,9 @@ static ROUTES: &[Route] = &[
             Err(wait) => Routed::Wait(wait),
         })
     }),
+    route(Post, "/api/tasks/{id}/cancel", Api, |w, c| {
+        tasks::cancel(w, c.param(0)).map(Into::into)
+    }),
     route(Get, "/api/events", Api, |_, c| {
         Ok(Routed::Events(Transport::Sse, events::since(c.head)?))
     }),

@@ -11,6 +11,7 @@ use super::error::Error;
 use super::query::Target;
 use super::reply::{Body, Reply};
 use super::state::Web;
+use crate::core::state::CancelRefused;
 use crate::core::tasks::store::TaskQuery;
 use crate::limits::{
     TASK_LIST_DEFAULT_LIMIT, TASK_LIST_MAX_LIMIT, TASK_WAIT_DEFAULT, TASK_WAIT_MAX,
@@ -37,6 +38,25 @@ pub fn list(app: &Web, target: &Target) -> Result<Reply, Error> {
         )
     })?;
     Ok(Reply::json_bytes(200, Body::Owned(json)))
+}
+
+/// `POST /api/tasks/{id}/cancel`: 202 with the task as it is now (a running one ends
+/// `failed`, `cancelled`, once its process group is gone); 404 for no such task, 409
+/// when it has ended or is short and running (`api-next.md` §4).
+pub fn cancel(app: &Web, id: &str) -> Result<Reply, Error> {
+    app.core.cancel_task(id).map_err(|why| match why {
+        CancelRefused::NotFound => Error::NotFound("Task not found".into()),
+        other => Error::Conflict(other.to_string()),
+    })?;
+    let json = app
+        .core
+        .tasks
+        .get_json(id)
+        .ok_or_else(|| Error::NotFound("Task not found".into()))?;
+    Ok(Reply {
+        location: Some(format!("/api/tasks/{id}")),
+        ..Reply::json_bytes(202, Body::Owned(json))
+    })
 }
 
 /// What a wait request asks: the task and how long at most.

@@ -96,6 +96,22 @@ describe('two pages on one event stream', { timeout: 180000 }, () => {
     }
   });
 
+  test('Cancel ends a running pull in every page; Retry asks for it again', async () => {
+    const reference = 'ghcr.io/cirruslabs/ubuntu:latest';
+    const task = taskItem(a.page, 'Pull', reference);
+    await task.getByRole('button', { name: 'Cancel pull_vm ' + reference }).click();
+    for (const p of [a.page, b.page]) {
+      await taskItem(p, 'Pull', reference).locator('.task-status', { hasText: 'failed' }).waitFor({ timeout: TASK_TIMEOUT });
+    }
+    const pulls = await apiCall(server, 'GET', '/api/tasks?action=pull_vm');
+    assert.equal(pulls.body[0].cancelled, true);
+    await taskItem(b.page, 'Pull', reference).getByRole('button', { name: 'Retry pull_vm ' + reference }).click();
+    await a.page.locator('li.task').filter({ hasText: reference }).locator('.task-status', { hasText: /pending|running/ }).first().waitFor({ timeout: 15000 });
+    const again = await apiCall(server, 'GET', '/api/tasks?action=pull_vm');
+    assert.equal(again.body.length, 2, 'the retry is a new pull');
+    assert.equal(await taskItem(a.page, 'Pull', reference).getByRole('button', { name: /^Cancel/ }).count(), 1);
+  });
+
   test('a page reconnects after the server restarts and catches up', async () => {
     await server.stop();
     await a.page.locator('body:not(.is-streaming)').waitFor({ timeout: 15000 });

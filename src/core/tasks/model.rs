@@ -28,6 +28,19 @@ pub enum Action {
     Logout,
 }
 
+impl Action {
+    /// Whether a running task of this action can be cancelled (`api-next.md` §4): the
+    /// long ones (start, pull, clone, create, prune), whose process group is ended; the
+    /// short ones run to their end. The scheduler is told the same at submission
+    /// (`tasks::actions`, `tasks::start`, `ops`).
+    pub fn cancellable_while_running(self) -> bool {
+        matches!(
+            self,
+            Action::StartVm | Action::PullVm | Action::CloneVm | Action::CreateVm | Action::Prune
+        )
+    }
+}
+
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,6 +95,11 @@ pub struct Task {
     /// The task was cancelled (`api-next.md` §4); shown only when true.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cancelled: bool,
+    /// Whether `POST /api/tasks/{id}/cancel` would cancel it now (`api-next.md` §4): a
+    /// pending task always, a running one when its action is long
+    /// ([`Action::cancellable_while_running`]). Kept by the task store at every change.
+    #[serde(default)]
+    pub cancellable: bool,
 }
 
 impl Task {
@@ -105,6 +123,16 @@ impl Task {
             logs_dropped: 0,
             log_bytes: 0,
             cancelled: false,
+            cancellable: true,
+        }
+    }
+
+    /// What [`Task::cancellable`] should say for the task as it is now.
+    pub fn can_be_cancelled(&self) -> bool {
+        match self.status {
+            TaskStatus::Pending => true,
+            TaskStatus::Running => self.action.cancellable_while_running(),
+            TaskStatus::Completed | TaskStatus::Failed => false,
         }
     }
 
@@ -228,6 +256,7 @@ struct NewLines<'a> {
     logs_dropped: u64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     cancelled: bool,
+    cancellable: bool,
     logs_from: u64,
 }
 
@@ -250,6 +279,7 @@ impl<'a> NewLines<'a> {
             stage: &task.stage,
             logs_dropped: task.logs_dropped,
             cancelled: task.cancelled,
+            cancellable: task.cancellable,
             logs_from,
         }
     }

@@ -151,7 +151,8 @@ impl TaskStore {
             tasks: HashMap::new(),
             order: VecDeque::new(),
         };
-        for task in restored {
+        for mut task in restored {
+            task.cancellable = task.can_be_cancelled();
             inner.order.push_back(task.id.clone());
             inner.tasks.insert(
                 task.id.clone(),
@@ -309,6 +310,7 @@ impl TaskStore {
         let before = entry.task.status;
         change(&mut entry.task);
         entry.task.updated_at = unix_now();
+        entry.task.cancellable = entry.task.can_be_cancelled();
         if entry.journaled
             && (entry.task.status != before || entry.journaled_at.elapsed() >= JOURNAL_OUTPUT_EVERY)
         {
