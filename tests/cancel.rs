@@ -116,6 +116,10 @@ fn a_waiting_task_is_taken_out_of_its_queue_and_never_runs() {
     // Two pulls of one image: the second waits behind the first (one name, one lock).
     let first = e.pull("ghcr.io/org/image:2");
     e.wait_status(&first, "running");
+    // Its tart pull has started (a cancel before that would end it before it spawned).
+    eventually("the first tart pull logged its start", || {
+        (!e.pull_pids().is_empty()).then_some(())
+    });
     let second = e.pull("ghcr.io/org/image:2");
     assert_eq!(e.task(&second)["status"], "pending");
     e.server
@@ -130,8 +134,13 @@ fn a_waiting_task_is_taken_out_of_its_queue_and_never_runs() {
     e.server.cancel_task(&first).unwrap();
     e.wait_status(&first, "failed");
     std::thread::sleep(Duration::from_millis(300));
+    let second = e.task(&second);
+    assert!(
+        second["command"].is_null(),
+        "the second never ran: {second}"
+    );
+    assert_eq!(second["status"], "failed", "{second}");
     assert_eq!(e.pull_pids().len(), 1, "only the first pull ever ran");
-    assert!(e.task(&second)["command"].is_null());
 }
 
 #[test]
