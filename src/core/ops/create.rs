@@ -19,7 +19,7 @@ use crate::backend::tart::lifecycle::{
 };
 use crate::core::Core;
 use crate::core::tasks::model::TaskStatus;
-use crate::core::tasks::scheduler::QueueFull;
+use crate::core::tasks::scheduler::{Keys, QueueFull};
 use crate::core::tasks::{Action, Task};
 use crate::limits::{TART_CHANGE_TIMEOUT, TART_CREATE_TIMEOUT};
 
@@ -59,9 +59,13 @@ fn long(app: &Core, limit: Duration) -> Duration {
 /// Queues `create_vm`.
 pub fn submit_create(app: &Arc<Core>, request: CreateRequest) -> Result<Task, QueueFull> {
     let name = request.name.clone();
-    super::submit(app, Action::CreateVm, Some(&name), &name, move |app, id| {
-        create(app, id, &request)
-    })
+    super::submit(
+        app,
+        Action::CreateVm,
+        Some(&name),
+        Keys::One(name.clone()),
+        move |app, id| create(app, id, &request),
+    )
 }
 
 /// Queues `clone_vm`.
@@ -72,7 +76,9 @@ pub fn submit_clone(
     start_after: bool,
 ) -> Result<Task, QueueFull> {
     let name = new_name.clone();
-    super::submit(app, Action::CloneVm, Some(&name), &name, move |app, id| {
+    // The source too: it must not be renamed or deleted while it is copied.
+    let keys = Keys::Two(source.clone(), new_name.clone());
+    super::submit(app, Action::CloneVm, Some(&name), keys, move |app, id| {
         clone(app, id, &source, &new_name, start_after)
     })
 }

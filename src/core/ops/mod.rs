@@ -31,18 +31,14 @@ use crate::core::tasks::scheduler::{Keys, Lane, QueueFull};
 use crate::core::tasks::{Action, Task};
 use crate::limits::FRESH_CHECK_WAIT;
 
-/// The key that serialises prunes with every other job on the pool: a prune may remove
-/// any VM or image, so it must not run beside one (a whole-home lock until the scheduler
-/// has multi-name locks).
-pub const WHOLE_HOME_KEY: &str = "\u{0}whole-home";
-
-/// Queues `job` as the body of a new task for `action` on `vm_name`, keyed by `key`.
-/// Fails when the queue is full (a 429).
+/// Queues `job` as the body of a new task for `action` on `vm_name`, holding `keys`
+/// while it runs (one name; two for a rename; the whole home for a prune, which may
+/// remove any VM or image). Fails when the queue is full (a 429).
 pub fn submit(
     app: &Arc<Core>,
     action: Action,
     vm_name: Option<&str>,
-    key: &str,
+    keys: Keys,
     job: impl FnOnce(&Arc<Core>, &str) + Send + 'static,
 ) -> Result<Task, QueueFull> {
     let task = app.tasks.create(action, vm_name.map(str::to_string));
@@ -62,11 +58,6 @@ pub fn submit(
         }
         job_app.request_refresh();
     });
-    let keys = if key == WHOLE_HOME_KEY {
-        Keys::Home
-    } else {
-        Keys::One(key.to_string())
-    };
     // Clones and creates may download for hours: the transfer lane, cancellable.
     let (lane, cancellable) = match action {
         Action::CreateVm | Action::CloneVm => (Lane::Transfer, true),

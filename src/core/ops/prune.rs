@@ -7,16 +7,16 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{WHOLE_HOME_KEY, check, complete, home, step};
+use super::{check, complete, home, step};
 use crate::backend::tart::prune::{self, PruneOptions, candidates, total_bytes};
 use crate::core::Core;
-use crate::core::tasks::scheduler::QueueFull;
+use crate::core::tasks::scheduler::{Keys, QueueFull};
 use crate::core::tasks::{Action, Task};
 use crate::limits::TART_PRUNE_TIMEOUT;
 
 /// Queues `prune` with `options`.
 pub fn submit(app: &Arc<Core>, options: PruneOptions) -> Result<Task, QueueFull> {
-    super::submit(app, Action::Prune, None, WHOLE_HOME_KEY, move |app, id| {
+    super::submit(app, Action::Prune, None, Keys::Home, move |app, id| {
         run(app, id, &options)
     })
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::{check, complete, step};
 use crate::backend::tart::lifecycle::{login_args, logout_args};
 use crate::core::Core;
-use crate::core::tasks::scheduler::QueueFull;
+use crate::core::tasks::scheduler::{Keys, QueueFull};
 use crate::core::tasks::{Action, Task};
 use crate::limits::{TART_CHANGE_TIMEOUT, TART_LOGIN_TIMEOUT};
 
@@ -45,37 +45,49 @@ pub fn submit_login(
     password: Password,
     insecure: bool,
 ) -> Result<Task, QueueFull> {
-    super::submit(app, Action::Login, None, &key(&host), move |app, id| {
-        let mut input = password.0.into_bytes();
-        input.push(b'\n');
-        let timeout = TART_LOGIN_TIMEOUT.min(app.config.timeouts.pull);
-        let args = login_args(&host, &username, insecure);
-        let outcome = step(app, id, &args, Some(&input), timeout, None);
-        input.fill(0);
-        let Some(outcome) = outcome else { return };
-        if check(app, id, "login", &outcome, timeout) {
-            complete(
-                app,
-                id,
-                json!({ "message": format!("Logged in to {host} as {username}"), "host": host }),
-            );
-        }
-    })
+    super::submit(
+        app,
+        Action::Login,
+        None,
+        Keys::One(key(&host)),
+        move |app, id| {
+            let mut input = password.0.into_bytes();
+            input.push(b'\n');
+            let timeout = TART_LOGIN_TIMEOUT.min(app.config.timeouts.pull);
+            let args = login_args(&host, &username, insecure);
+            let outcome = step(app, id, &args, Some(&input), timeout, None);
+            input.fill(0);
+            let Some(outcome) = outcome else { return };
+            if check(app, id, "login", &outcome, timeout) {
+                complete(
+                    app,
+                    id,
+                    json!({ "message": format!("Logged in to {host} as {username}"), "host": host }),
+                );
+            }
+        },
+    )
 }
 
 /// Queues `logout` from `host`.
 pub fn submit_logout(app: &Arc<Core>, host: String) -> Result<Task, QueueFull> {
-    super::submit(app, Action::Logout, None, &key(&host), move |app, id| {
-        let timeout = TART_CHANGE_TIMEOUT.min(app.config.timeouts.pull);
-        let Some(outcome) = step(app, id, &logout_args(&host), None, timeout, None) else {
-            return;
-        };
-        if check(app, id, "logout", &outcome, timeout) {
-            complete(
-                app,
-                id,
-                json!({ "message": format!("Logged out of {host}"), "host": host }),
-            );
-        }
-    })
+    super::submit(
+        app,
+        Action::Logout,
+        None,
+        Keys::One(key(&host)),
+        move |app, id| {
+            let timeout = TART_CHANGE_TIMEOUT.min(app.config.timeouts.pull);
+            let Some(outcome) = step(app, id, &logout_args(&host), None, timeout, None) else {
+                return;
+            };
+            if check(app, id, "logout", &outcome, timeout) {
+                complete(
+                    app,
+                    id,
+                    json!({ "message": format!("Logged out of {host}"), "host": host }),
+                );
+            }
+        },
+    )
 }

@@ -3,8 +3,8 @@
 //! and a later suspend would break), so the web layer refuses a running VM; it also
 //! checked the new name is free (tart answers exit 64 for every error).
 //!
-//! Keyed by the old name. The new name is free when queued; a create of that name
-//! racing it fails in tart ("target VM … already exists") rather than replacing it.
+//! It holds both names while it runs, so no other job acts on the old name or makes the
+//! new one meanwhile.
 
 use std::sync::Arc;
 
@@ -13,14 +13,16 @@ use serde_json::json;
 use super::{check, complete, step};
 use crate::backend::tart::lifecycle::rename_args;
 use crate::core::Core;
-use crate::core::tasks::scheduler::QueueFull;
+use crate::core::tasks::scheduler::{Keys, QueueFull};
 use crate::core::tasks::{Action, Task};
 use crate::limits::TART_CHANGE_TIMEOUT;
 
 /// Queues `rename_vm` of `name` to `new_name`.
 pub fn submit(app: &Arc<Core>, name: String, new_name: String) -> Result<Task, QueueFull> {
     let key = name.clone();
-    super::submit(app, Action::RenameVm, Some(&key), &key, move |app, id| {
+    // Both names: nothing may act on the old one or make the new one meanwhile.
+    let keys = Keys::Two(name.clone(), new_name.clone());
+    super::submit(app, Action::RenameVm, Some(&key), keys, move |app, id| {
         rename(app, id, &name, &new_name)
     })
 }

@@ -10,16 +10,20 @@ use serde_json::json;
 use super::{check, complete, home, step};
 use crate::backend::tart::lifecycle::{SetChanges, display_refit, set_args};
 use crate::core::Core;
-use crate::core::tasks::scheduler::QueueFull;
+use crate::core::tasks::scheduler::{Keys, QueueFull};
 use crate::core::tasks::{Action, Task};
 use crate::limits::TART_CHANGE_TIMEOUT;
 
 /// Queues `set_vm` for `name`.
 pub fn submit(app: &Arc<Core>, name: String, changes: SetChanges) -> Result<Task, QueueFull> {
     let key = name.clone();
-    super::submit(app, Action::SetVm, Some(&key), &key, move |app, id| {
-        set(app, id, &name, changes)
-    })
+    super::submit(
+        app,
+        Action::SetVm,
+        Some(&key),
+        Keys::One(key.clone()),
+        move |app, id| set(app, id, &name, changes),
+    )
 }
 
 fn set(app: &Arc<Core>, id: &str, name: &str, mut changes: SetChanges) {

@@ -14,7 +14,7 @@ use super::{VmState, check, complete, current_state, step};
 use crate::backend::tart::lifecycle::suspend_args;
 use crate::core::Core;
 use crate::core::tasks::model::TaskStatus;
-use crate::core::tasks::scheduler::QueueFull;
+use crate::core::tasks::scheduler::{Keys, QueueFull};
 use crate::core::tasks::{Action, Task};
 use crate::limits::{SUSPEND_POLL_INTERVAL, SUSPEND_SAVE_TIMEOUT, TART_CHANGE_TIMEOUT};
 
@@ -50,9 +50,13 @@ pub fn check_suspendable(app: &Core, name: &str) -> Result<(), String> {
 /// Queues `suspend_vm` for `name`.
 pub fn submit(app: &Arc<Core>, name: String) -> Result<Task, QueueFull> {
     let key = name.clone();
-    super::submit(app, Action::SuspendVm, Some(&key), &key, move |app, id| {
-        suspend(app, id, &name)
-    })
+    super::submit(
+        app,
+        Action::SuspendVm,
+        Some(&key),
+        Keys::One(key.clone()),
+        move |app, id| suspend(app, id, &name),
+    )
 }
 
 fn suspend(app: &Arc<Core>, id: &str, name: &str) {
