@@ -17,6 +17,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::backend::orchard::{Endpoint, OrchardClient};
 use crate::backend::tart::{Tart, TartRunner, watch};
 use crate::config::Config;
+use crate::console::Consoles;
 use crate::core::Core;
 use crate::core::cluster::{Cluster, spawn_poller};
 use crate::core::events::EventHub;
@@ -150,7 +151,17 @@ impl Server {
         core.cluster = cluster.clone();
         let core = Arc::new(core);
         let (waits, waiter) = crate::web::waits::spawn_waiter(core.clone());
-        let app = Arc::new(Web::new(core.clone(), host, addr.port(), token, waits));
+        // Consoles get a listener of their own on loopback (see `console`); the pages that
+        // open them come from this one.
+        let consoles = Consoles::start(addr.port(), host).map_err(StartError::Bind)?;
+        let app = Arc::new(Web::new(
+            core.clone(),
+            host,
+            addr.port(),
+            token,
+            waits,
+            consoles,
+        ));
         let http = Arc::new(
             tiny_http::Server::from_listener(listener, None)
                 .map_err(|e| StartError::Bind(io::Error::other(e)))?,
@@ -268,6 +279,7 @@ impl Server {
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+        self.app.consoles.shutdown();
         // Jobs end quickly: their tart calls were cancelled. Their last updates are
         // journaled before the journal closes.
         self.app.core.scheduler.shutdown();

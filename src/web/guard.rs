@@ -64,7 +64,12 @@ fn host_text(ip: IpAddr) -> String {
     }
 }
 
-fn check_host(head: &Head, port: u16, bound: IpAddr, peer: Option<IpAddr>) -> Result<(), Error> {
+pub(crate) fn check_host(
+    head: &Head,
+    port: u16,
+    bound: IpAddr,
+    peer: Option<IpAddr>,
+) -> Result<(), Error> {
     let mut hosts = head.header_values("host");
     let host = match (hosts.next(), hosts.next()) {
         (None, _) => return Err(Error::BadRequest("missing Host header".into())),
@@ -121,7 +126,7 @@ fn split_host(host: &str) -> Option<(&str, Option<u16>)> {
     Some((name, port))
 }
 
-fn check_origin(head: &Head, port: u16, bound: IpAddr) -> Result<(), Error> {
+pub(crate) fn check_origin(head: &Head, port: u16, bound: IpAddr) -> Result<(), Error> {
     let mut origins = head.header_values("origin");
     let ok = match (origins.next(), origins.next()) {
         (None, _) => true,

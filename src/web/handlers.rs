@@ -12,7 +12,9 @@ use super::reply::{Body, Reply, Routed};
 use super::request::Head;
 use super::state::Web;
 use crate::backend::tart::TartError;
+use crate::console::{TICKET_LIFETIME, VncTarget};
 use crate::core::inventory::{Change, Vm};
+use crate::core::tasks::model::TaskStatus;
 use crate::core::tasks::{Action, actions, graceful_stop};
 use crate::core::validate;
 use crate::limits::{
@@ -320,4 +322,35 @@ pub fn websocket(app: &Web, head: &Head, id: &str) -> Result<Routed, Error> {
 #[cfg(debug_assertions)]
 pub fn debug_panic(app: &Web) -> Reply {
     app.core.tasks.panic_while_locked()
+}
+
+/// `POST /api/vms/{name}/console`: a single-use WebSocket URL for the running VM's
+/// screen (api-next.md §7). The VNC server and its password come from what `tart run
+/// --vnc-experimental` printed for the VM's last start; the page never sees them.
+pub fn console(app: &Web, name: &str) -> Result<Reply, Error> {
+    let vm = find_vm(app, name)?;
+    if vm.status != "running" {
+        return Err(Error::Conflict(format!("VM {name:?} is not running")));
+    }
+    let target = app
+        .core
+        .tasks
+        .newest(|t| t.action == Action::StartVm && t.vm_name.as_deref() == Some(name))
+        .filter(|t| t.status == TaskStatus::Completed)
+        .and_then(|t| {
+            let url = t.result?.get("vnc_url")?.as_str()?.to_string();
+            VncTarget::from_url(&url)
+        })
+        .ok_or_else(|| {
+            Error::Conflict(format!(
+                "VM {name:?} has no screen to show here: it was not started with display \"vnc\" (tart run --vnc-experimental)"
+            ))
+        })?;
+    let url = app.consoles.issue(name, target).map_err(|_| {
+        Error::TooManyRequests("too many console tickets are waiting; try again shortly".into())
+    })?;
+    Ok(Reply::json(
+        200,
+        &json!({ "url": url, "expires_in": TICKET_LIFETIME.as_secs() }),
+    ))
 }

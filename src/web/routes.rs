@@ -165,6 +165,9 @@ static ROUTES: &[Route] = &[
         }
         h::delete(w, c.param(0)).map(Into::into)
     }),
+    route(Post, "/api/vms/{name}/console", Api, |w, c| {
+        h::console(w, c.param(0)).map(Into::into)
+    }),
     route(Get, "/api/tasks", Api, |w, c| {
         tasks::list(w, &c.head.target).map(Into::into)
     }),

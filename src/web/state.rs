@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use super::waits::Waits;
+use crate::console::Consoles;
 use crate::core::Core;
 
 /// Shared web state. Lives in an `Arc` for as long as any request thread uses it.
@@ -17,6 +18,8 @@ pub struct Web {
     /// The port actually bound (differs from the configured one when that was 0).
     pub port: u16,
     pub token: String,
+    /// The VM screens in the browser: tickets and their own listener.
+    pub consoles: Consoles,
     /// Open WebSocket connections.
     pub ws_clients: AtomicUsize,
     /// Open Server-Sent Events streams (`/api/events`).
@@ -26,12 +29,20 @@ pub struct Web {
 }
 
 impl Web {
-    pub fn new(core: Arc<Core>, host: IpAddr, port: u16, token: String, waits: Waits) -> Web {
+    pub fn new(
+        core: Arc<Core>,
+        host: IpAddr,
+        port: u16,
+        token: String,
+        waits: Waits,
+        consoles: Consoles,
+    ) -> Web {
         Web {
             core,
             host,
             port,
             token,
+            consoles,
             ws_clients: AtomicUsize::new(0),
             sse_streams: AtomicUsize::new(0),
             waits,
