@@ -17,6 +17,10 @@ pub fn index() -> Reply {
     Reply::page("text/html; charset=utf-8", Body::Static(INDEX.as_bytes()))
 }
 
+/// The console page (`/console?vm=<name>`), the same for everyone: like `/`, it takes
+/// the token from the fragment or the tab's storage.
+pub const CONSOLE: &str = include_str!("../../www/console.html");
+
 /// The asset at the decoded path `parts` (`["js", "main.js"]`), if there is one.
 pub fn asset(parts: &[&str]) -> Option<Reply> {
     ASSETS

@@ -26,6 +26,16 @@ pub fn index() -> Reply {
     super::assets::index()
 }
 
+/// `GET /console?vm=<name>`: the console page, allowed to open WebSockets to the
+/// console listener besides its own origin.
+pub fn console_page(app: &Web) -> Reply {
+    let page = super::assets::CONSOLE.as_bytes();
+    Reply {
+        connect_src: Some(format!("ws://127.0.0.1:{}", app.consoles.port())),
+        ..Reply::page("text/html; charset=utf-8", Body::Static(page))
+    }
+}
+
 pub fn tart_version(app: &Web) -> Result<Reply, Error> {
     match app.core.tart_version() {
         Ok(version) => {

@@ -57,6 +57,9 @@ pub struct Reply {
     pub location: Option<String>,
     /// `X-Refreshing: true`: the list is the cached one, a refresh is still running.
     pub refreshing: bool,
+    /// One more source the page may connect to, beside its own origin (the console
+    /// page's WebSocket listener).
+    pub connect_src: Option<String>,
 }
 
 const JSON: &str = "application/json";
@@ -79,6 +82,7 @@ impl Reply {
             page: false,
             location: None,
             refreshing: false,
+            connect_src: None,
         }
     }
 
@@ -99,6 +103,7 @@ impl Reply {
             page: true,
             location: None,
             refreshing: false,
+            connect_src: None,
         }
     }
 
@@ -114,7 +119,18 @@ impl Reply {
         headers.push(content_type_header(self.content_type));
         headers.extend(COMMON_HEADERS.iter().cloned());
         if self.page {
-            headers.extend(PAGE_HEADERS.iter().cloned());
+            match &self.connect_src {
+                None => headers.extend(PAGE_HEADERS.iter().cloned()),
+                Some(source) => {
+                    let policy = CONTENT_SECURITY_POLICY.replace(
+                        "connect-src 'self'",
+                        &format!("connect-src 'self' {source}"),
+                    );
+                    headers.push(header("Content-Security-Policy", &policy));
+                    // The rest of the page headers; the policy is the first of them.
+                    headers.extend(PAGE_HEADERS.iter().skip(1).cloned());
+                }
+            }
         }
         if let Some(location) = self.location
             && let Ok(h) = Header::from_bytes("Location", location)

@@ -194,6 +194,7 @@ static ROUTES: &[Route] = &[
         Ok(Routed::Events(Transport::WebSocket, events::since(c.head)?))
     }),
     route(Get, "/", Ui, |_, _| Ok(h::index().into())),
+    route(Get, "/console", Ui, |w, _| Ok(h::console_page(w).into())),
     route(Get, "/{*asset}", Ui, |_, c| {
         assets::asset(&c.params)
             .map(Into::into)

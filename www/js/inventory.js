@@ -12,6 +12,7 @@ import { openDetails } from './dialogs/details.js';
 import { openRename } from './dialogs/rename.js';
 import { openSettings } from './dialogs/settings.js';
 import { openStart } from './dialogs/start.js';
+import { screenLink } from './screen-link.js';
 import { osLabel, cpuLabel, memoryLabel, diskLabel, countText, visibleName } from './format.js';
 import { state, invalidate, onRender } from './store.js';
 import { busyTaskFor, runAction } from './tasks.js';
@@ -242,6 +243,7 @@ function createVmItem(name, image) {
       actionButton('start', ACTIONS.start_vm.label, name, () => runAction('start_vm', name)),
       actionButton('stop', ACTIONS.stop_vm.label, name, () => runAction('stop_vm', name)),
       actionButton('suspend', ACTIONS.suspend_vm.label, name, () => runAction('suspend_vm', name)),
+      screenLink(name),
     );
   }
   actions.append(actionButton('delete', ACTIONS.delete_vm.label, name, () => confirmDelete(name)));
@@ -318,6 +320,9 @@ function updateVmItem(li, vm, image) {
     li.querySelector('[data-action="clone"]').disabled = off;
   }
   del.disabled = off || !allowed(vm, 'delete');
+  const screen = li.querySelector('[data-action="screen"]');
+  if (screen) screen.hidden = s !== 'running';
+  del.disabled = off || s === 'running';
   del.title = s === 'running' ? 'Stop the VM before deleting it' : '';
 }
 

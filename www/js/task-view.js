@@ -4,6 +4,7 @@
 import { actionLabel, taskTitle } from './actions.js';
 import { copyText } from './clipboard.js';
 import { h, svgIcon, ICONS, appendBreakable } from './dom.js';
+import { screenLink } from './screen-link.js';
 import { formatTime } from './format.js';
 import { isTerminal } from './vms.js';
 
@@ -116,6 +117,10 @@ export function updateTaskEl(entry, task) {
       const link = h('a', { href: String(r.vnc_url), class: 'vnc-link', text: String(r.vnc_url) });
       link.dataset.href = String(r.vnc_url);
       res.append(h('p', { class: 'task-vnc' }, [link]));
+    }
+    // tart's own VNC server (display vnc): its screen opens in the browser.
+    if (task.action === 'start_vm' && task.vm_name && /^vnc:\/\/:[^@]+@127\.0\.0\.1:\d+$/.test(String(r.vnc_url || ''))) {
+      res.append(h('p', { class: 'task-screen' }, [screenLink(String(task.vm_name))]));
     }
   }
   res.hidden = !res.firstChild;
