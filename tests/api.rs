@@ -726,15 +726,19 @@ fn every_file_of_www_is_served_with_its_content_type() {
         if rel == "index.html" || rel.rsplit('/').next().unwrap().starts_with('.') {
             continue;
         }
-        let r = server
-            .client()
-            .request("GET", &format!("/{rel}"), &[], None);
+        // The console page has its own route, like index.html has `/`.
+        let path = match rel.as_str() {
+            "console.html" => "/console".to_string(),
+            _ => format!("/{rel}"),
+        };
+        let r = server.client().request("GET", &path, &[], None);
         assert_eq!(r.status, 200, "{rel}");
         assert_eq!(r.body, std::fs::read(&file).unwrap(), "{rel}");
         let expected = match rel.rsplit_once('.').unwrap().1 {
             "js" => "text/javascript; charset=utf-8",
             "css" => "text/css; charset=utf-8",
             "svg" => "image/svg+xml",
+            "html" => "text/html; charset=utf-8",
             other => panic!("{rel}: add the expected type of .{other} here"),
         };
         assert_eq!(r.header("Content-Type"), Some(expected), "{rel}");

@@ -346,3 +346,38 @@ fn stopping_the_vm_closes_the_page_side() {
         (server.post("/api/vms/vm/console", "").status == 409).then_some(())
     });
 }
+
+#[test]
+fn the_console_page_may_connect_to_the_console_listener_and_nowhere_else() {
+    let (server, _scripts) = vnc_server(false);
+    start_vm(&server, "vm");
+    let url = console_url(&server, "vm");
+    let console_port = url.split(':').nth(2).unwrap().split('/').next().unwrap();
+    let page = server.client().request("GET", "/console?vm=vm", &[], None);
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("js/console/main.js"));
+    assert!(!page.text().contains(&server.token), "no token in the page");
+    let csp = page.header("Content-Security-Policy").unwrap();
+    assert!(
+        csp.contains(&format!(
+            "connect-src 'self' ws://127.0.0.1:{console_port};"
+        )),
+        "{csp}"
+    );
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    // The main page keeps the plain policy, and the console page has one address.
+    let index = server.client().request("GET", "/", &[], None);
+    assert!(
+        index
+            .header("Content-Security-Policy")
+            .unwrap()
+            .contains("connect-src 'self';")
+    );
+    assert_eq!(
+        server
+            .client()
+            .request("GET", "/console.html", &[], None)
+            .status,
+        404
+    );
+}
