@@ -68,22 +68,49 @@ const handlers = {
   bell() {
     stage.animate([{ opacity: 0.6 }, { opacity: 1 }], { duration: 150 });
   },
-  async closed(reason, refused) {
+  closed(reason, refused) {
     client = null;
     input.releaseAll();
-    // Say "VM stopped" when that is why the screen went away.
-    let running = true;
-    try {
-      const info = await api('GET', '/api/vms/' + encodeURIComponent(vm));
-      running = info.status === 'running';
-    } catch (_) {
-      // The server is gone or the VM with it: the reason below says enough.
-    }
-    if (!running) setState('stopped', 'VM stopped');
-    else if (refused) setState('failed', reason || 'The VM refused the console.');
+    if (refused) setState('failed', reason || 'The VM refused the console.');
     else setState('disconnected', 'Disconnected' + (reason ? ': ' + reason : ''));
+    watchStatus();
   },
 };
+
+/** How often a page without a connection asks whether the VM still runs (2 s). */
+const STATUS_POLL_MS = 2000;
+
+/**
+ * While there is no connection, asks the server about the VM until it is known to be
+ * stopped, so the state line says "VM stopped" when that is why the screen went away
+ * (the server learns of a stop a moment after the screen closes).
+ */
+let watching = false;
+async function watchStatus() {
+  if (watching) return;
+  watching = true;
+  try {
+    await pollStatus();
+  } finally {
+    watching = false;
+  }
+}
+
+async function pollStatus() {
+  while (!client) {
+    try {
+      const info = await api('GET', '/api/vms/' + encodeURIComponent(vm));
+      if (client) return;
+      if (info.status !== 'running') {
+        setState('stopped', 'VM stopped');
+        return;
+      }
+    } catch (_) {
+      // Not reachable now; try again.
+    }
+    await new Promise((resolve) => setTimeout(resolve, STATUS_POLL_MS));
+  }
+}
 
 const input = attachInput(canvas, () => client);
 
@@ -105,6 +132,7 @@ async function connect() {
     const detail = detailText(err.body) || err.message;
     if (err.status === 409 && /not running/.test(detail)) setState('stopped', 'VM stopped');
     else setState('failed', detail);
+    watchStatus();
     return;
   }
   client = new RfbClient(ticket.url, handlers);
