@@ -417,6 +417,14 @@ fn no_local_shows_only_the_cluster() {
         server.get("/api/health").json()["backends"]["tart"],
         "disabled"
     );
+    let one = server.get("/api/vms/only");
+    assert_eq!(
+        one.status,
+        200,
+        "per-VM routes mean the cluster: {}",
+        one.text()
+    );
+    assert_eq!(one.json()["backend"], "orchard");
     let out = std::process::Command::new(support::server_bin())
         .arg("--no-local")
         .output()

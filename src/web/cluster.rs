@@ -23,9 +23,13 @@ use crate::core::validate;
 /// Longest Orchard VM name accepted: Orchard's planned rule (`internal/simplename`) is 63.
 pub const MAX_CLUSTER_NAME: usize = 63;
 
-/// True when the request addresses the cluster (`?backend=orchard`).
-pub fn wants_cluster(target: &Target) -> bool {
-    target.param("backend") == Some("orchard")
+/// True when the request addresses the cluster: `?backend=orchard`, or no `backend`
+/// with `--no-local` (then the cluster is the only backend).
+pub fn wants_cluster(web: &Web, target: &Target) -> bool {
+    match target.param("backend") {
+        Some(b) => b == "orchard",
+        None => web.core.config.no_local && web.core.cluster.is_some(),
+    }
 }
 
 fn cluster(web: &Web) -> Result<&Arc<Cluster>, Error> {

@@ -131,7 +131,7 @@ static ROUTES: &[Route] = &[
         Ok(lc::active_tasks(w).into())
     }),
     route(Get, "/api/vms/{name}", Api, |w, c| {
-        if cl::wants_cluster(&c.head.target) {
+        if cl::wants_cluster(w, &c.head.target) {
             return cl::get_vm(w, c.param(0)).map(Into::into);
         }
         h::get_vm(w, c.param(0)).map(Into::into)
@@ -140,27 +140,27 @@ static ROUTES: &[Route] = &[
         cl::events(w, c.param(0)).map(Into::into)
     }),
     route(Get, "/api/vms/{name}/config", Api, |w, c| {
-        if cl::wants_cluster(&c.head.target) {
+        if cl::wants_cluster(w, &c.head.target) {
             return cl::vm_config(w, c.param(0)).map(Into::into);
         }
         h::vm_config(w, c.param(0), &c.head.target).map(Into::into)
     }),
     route(Post, "/api/vms/{name}/start", Api, |w, c| {
-        if cl::wants_cluster(&c.head.target) {
+        if cl::wants_cluster(w, &c.head.target) {
             return cl::start(w, c.param(0)).map(Into::into);
         }
         let name = c.param(0).to_string();
         crate::web::start::start(w, &name, c.body).map(Into::into)
     }),
     route(Post, "/api/vms/{name}/stop", Api, |w, c| {
-        if cl::wants_cluster(&c.head.target) {
+        if cl::wants_cluster(w, &c.head.target) {
             return cl::stop(w, c.param(0)).map(Into::into);
         }
         let name = c.param(0).to_string();
         h::stop(w, &name, c.body).map(Into::into)
     }),
     route(Post, "/api/vms/{name}/delete", Api, |w, c| {
-        if cl::wants_cluster(&c.head.target) {
+        if cl::wants_cluster(w, &c.head.target) {
             return cl::delete(w, c.param(0)).map(Into::into);
         }
         h::delete(w, c.param(0)).map(Into::into)
