@@ -29,6 +29,7 @@ use serde_json::Value;
 // The parts of the run, one file each. Each says `use super::*`: the imports, constants
 // and helpers named here are what they share.
 mod baseline;
+mod events;
 mod fanout;
 mod http;
 mod inventory;
@@ -97,7 +98,8 @@ struct Options {
     fanout_rounds: usize,
     /// Microseconds between the fan-out lines (0: as fast as tart can print them).
     line_interval_us: u64,
-    /// Run only this part (`inventory`, `fanout`, `tasks`); all when empty.
+    /// Run only these parts, comma-separated (`inventory`, `fanout`, `tasks`, `events`,
+    /// `scale`); all when empty.
     only: String,
 }
 
@@ -158,8 +160,10 @@ impl Bench {
     fn run(&mut self) -> Vec<Row> {
         let mut rows = Vec::new();
         eprintln!("bench: world in {}", self.dir.0.display());
-        let part = |name: &str| self.opts.only.is_empty() || self.opts.only == name;
+        let part =
+            |name: &str| self.opts.only.is_empty() || self.opts.only.split(',').any(|p| p == name);
         let (inventory, fanout, tasks) = (part("inventory"), part("fanout"), part("tasks"));
+        let (events, scale) = (part("events"), part("scale"));
         if inventory {
             self.inventory_world(&mut rows);
         }
@@ -168,6 +172,12 @@ impl Bench {
         }
         if tasks {
             self.short_tasks(&mut rows);
+        }
+        if events {
+            self.event_fan_out(&mut rows);
+        }
+        if scale {
+            self.scale(&mut rows);
         }
         rows.push(row(
             "release binary size",
