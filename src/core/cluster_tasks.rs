@@ -67,6 +67,8 @@ fn spawn_task(
         core.tasks
             .update(&task.id, |t| t.fail("cannot start a thread for the task"));
     }
+    // Journaled like every task that was not refused.
+    core.tasks.accept(&task.id);
     task
 }
 

@@ -68,6 +68,8 @@ pub fn submit(
         app.tasks.discard(&task.id);
         return Err(full);
     }
+    // Queued: from now on the task is journaled (a refused one never is).
+    app.tasks.accept(&task.id);
     Ok(task)
 }
 

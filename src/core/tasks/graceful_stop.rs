@@ -53,6 +53,8 @@ pub fn submit(app: &Arc<Core>, name: &str, timeout: Duration) -> Result<Task, Qu
         app.tasks.discard(&task.id);
         return Err(full);
     }
+    // Queued: from now on the task is journaled (a refused one never is).
+    app.tasks.accept(&task.id);
     Ok(task)
 }
 

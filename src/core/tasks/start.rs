@@ -70,6 +70,8 @@ pub fn submit(app: &Arc<Core>, name: &str, options: StartOptions) -> Result<Task
         app.tasks.discard(&task.id);
         return Err(full);
     }
+    // Queued: from now on the task is journaled (a refused one never is).
+    app.tasks.accept(&task.id);
     Ok(task)
 }
 
