@@ -381,3 +381,27 @@ fn the_console_page_may_connect_to_the_console_listener_and_nowhere_else() {
         404
     );
 }
+
+#[test]
+fn consoles_are_bounded_and_a_full_server_does_not_spend_the_ticket() {
+    let (server, _scripts) = vnc_server(false);
+    start_vm(&server, "vm");
+    let origin = page_origin(&server);
+    // taartenfabriek::console::MAX_CONSOLES, each proven open by its RFB handshake.
+    let mut open_ones: Vec<_> = (0..taartenfabriek::console::MAX_CONSOLES)
+        .map(|_| {
+            let ws = open(&console_url(&server, "vm"), Some(&origin), None).unwrap();
+            handshake(ws, None).expect("console within the limit")
+        })
+        .collect();
+    let url = console_url(&server, "vm");
+    assert_eq!(open(&url, Some(&origin), None).err(), Some(503));
+    // Closing one makes room, and the refused ticket still works.
+    let mut first = open_ones.remove(0);
+    first.stream.ws.close(None).unwrap();
+    let _ = read_until_closed(&mut first.stream.ws);
+    let ws = eventually("a console slot is free", || {
+        open(&url, Some(&origin), None).ok()
+    });
+    assert!(handshake(ws, None).is_ok());
+}
