@@ -72,6 +72,7 @@ fn task_ended(event: &Value, id: &str) -> bool {
 #[test]
 fn a_snapshot_then_vm_and_task_events_in_one_seq_order() {
     let server = TestServer::start();
+    server.wait_startup_refresh();
     server.create_vm("before");
     assert_eq!(server.post("/api/vms/refresh", "").status, 200);
     let mut ws = connect(&server, "");
@@ -118,6 +119,7 @@ fn a_snapshot_then_vm_and_task_events_in_one_seq_order() {
 #[test]
 fn a_client_that_reconnects_with_since_sees_every_event_exactly_once() {
     let server = TestServer::start();
+    server.wait_startup_refresh();
     let mut steady = connect(&server, "");
     let start = next_event(&mut steady)["seq"].as_u64().unwrap();
     let mut blinking = connect(&server, "");
@@ -254,6 +256,7 @@ impl Sse {
 #[test]
 fn server_sent_events_carry_the_seq_as_id_and_honour_last_event_id() {
     let server = TestServer::start();
+    server.wait_startup_refresh();
     let (status, head, mut sse) = Sse::open(&server, &[]);
     assert_eq!(status, 200);
     let content_type = head.iter().find(|(n, _)| n == "content-type").unwrap();
@@ -268,7 +271,10 @@ fn server_sent_events_carry_the_seq_as_id_and_honour_last_event_id() {
     let (first_id, first) = sse.next();
     let (second_id, second) = sse.next();
     assert_eq!((first_id, second_id), (id + 1, id + 2));
-    assert!(is_vm(&first, "added", "one") && is_vm(&second, "added", "two"));
+    assert!(
+        is_vm(&first, "added", "one") && is_vm(&second, "added", "two"),
+        "{first:#}\n{second:#}"
+    );
 
     // A reconnect with Last-Event-ID gets what came after it, not a snapshot.
     let last = first_id.to_string();

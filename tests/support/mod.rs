@@ -287,6 +287,23 @@ impl TestServer {
         reply.json()["id"].as_str().unwrap().to_string()
     }
 
+    /// Waits until the refresh the server runs at start is over, so a VM the test then
+    /// makes with the CLI is first seen by a refresh the test asks for. (A startup refresh
+    /// that runs while the CLI makes VMs may list only some of them and `tart get` those,
+    /// which bumps their `accessed`, and the next refresh then reports them `changed`.)
+    /// Its `tart list` has begun once the simulator logged it, and a refresh holds the
+    /// inventory's refresh gate throughout; the refresh asked for here waits behind it.
+    pub fn wait_startup_refresh(&self) {
+        eventually("the startup refresh runs tart list", || {
+            self.invocations()
+                .iter()
+                .any(|argv| argv.first().is_some_and(|a| a == "list"))
+                .then_some(())
+        });
+        let reply = self.post("/api/vms/refresh", "");
+        assert_eq!(reply.status, 200, "refresh: {}", reply.text());
+    }
+
     /// Polls a task until it is completed or failed.
     pub fn wait_task(&self, id: &str) -> Value {
         eventually(&format!("task {id} ends"), || {
