@@ -107,11 +107,40 @@ fn the_list_shows_cluster_vms_across_workers_beside_local_ones() {
 fn create_goes_through_orchards_stages_to_running_then_stop_and_delete() {
     let sim = OrchardSim::start(&[]);
     let server = server_for(&sim, ADMIN.1, &[]);
+    // The task follows the VM with a watch it opens after the POST; on a loaded machine
+    // the VM could pass a stage before that watch subscribes. So the workers hold the VM
+    // still (a silent worker's VMs do not progress) until the simulator counts the
+    // server's watch, and every stage is then seen through it.
+    let workers: Vec<String> = sim
+        .get("/v1/workers")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap().to_string())
+        .collect();
+    for w in &workers {
+        assert_eq!(
+            sim.control(&format!("/workers/{w}/silence"), json!({}))
+                .status,
+            200
+        );
+    }
     let id = create_on_cluster(
         &server,
         json!({"backend": "orchard", "name": "build-1", "source_vm": "ghcr.io/cirruslabs/macos-sequoia-base:latest",
                "cpu": 2, "memory": 4, "startup_script": "echo provisioning\necho ready"}),
     );
+    eventually("the server watches build-1", || {
+        let r = sim.call("GET", "/_sim/vms/build-1/watchers", None, None);
+        (r.status == 200 && r.json()["watchers"].as_u64() > Some(0)).then_some(())
+    });
+    for w in &workers {
+        assert_eq!(
+            sim.control(&format!("/workers/{w}/online"), json!({}))
+                .status,
+            200
+        );
+    }
     let task = server.wait_task(&id);
     assert_eq!(task["status"], "completed", "{task}");
     let logs: Vec<&str> = task["logs"]

@@ -1,6 +1,7 @@
 //! The simulator's own control API under `/_sim` (not Orchard's; no auth, for tests and
 //! the demo on loopback): add a worker, make one stop its heartbeats or go offline at
-//! once, bring it back, fail a VM, make an image fail to clone.
+//! once, bring it back, fail a VM, make an image fail to clone, and count a VM's watch
+//! streams.
 //!
 //! Locks the store for each change only.
 
@@ -68,6 +69,9 @@ pub fn handle(method: &Method, segs: &[&str], body: &[u8], store: &Store) -> Rep
             }
             Reply::json(&w.worker)
         }
+        (Method::Get, ["vms", name, "watchers"]) => Reply::json(&serde_json::json!({
+            "watchers": store.lock().watcher_count(name),
+        })),
         (Method::Post, ["vms", name, "fail"]) => {
             let message = text("message");
             let message = if message.is_empty() {

@@ -157,6 +157,12 @@ impl State {
         rx
     }
 
+    /// How many watch streams VM `name` has; one whose client left counts until the
+    /// next line for the VM finds it gone. Lets a test know a watcher is subscribed.
+    pub fn watcher_count(&self, name: &str) -> usize {
+        self.watchers.get(name).map_or(0, Vec::len)
+    }
+
     fn notify(&mut self, name: &str, kind: &str, vm: &Vm) {
         if let Some(subs) = self.watchers.get_mut(name) {
             let text = line(kind, vm);
