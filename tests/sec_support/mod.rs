@@ -34,7 +34,10 @@ pub fn origin(server: &TestServer) -> String {
 
 /// Waits until every simulator invocation that started has also exited, twice in a row
 /// 100 ms apart, so a test's "nothing ran" baseline is not moved by a background refresh.
+/// The startup refresh is waited for first: on a loaded machine its `tart --version` may
+/// not even have started yet, and the simulator would look quiet before it.
 pub fn quiet(server: &TestServer) -> usize {
+    server.wait_startup_refresh();
     let mut last = usize::MAX;
     eventually("the simulator is quiet", || {
         let records = server.sim_records();
