@@ -218,8 +218,16 @@ fn refusals_are_made_from_fresh_state() {
     for action in ["start", "delete"] {
         // Started and stopped with the CLI; the server saw it running in between.
         let mut run = run_outside(&server, "vm");
-        eventually("the server sees the VM running", || {
-            let vms = server.post("/api/vms/refresh", "{}").json();
+        // Only a finished refresh counts: an answer marked `X-Refreshing` is the cached
+        // list while a refresh still runs, and that refresh, ending after the CLI stop
+        // below, would put the fresh state in the cache before the test asks (seen
+        // under load).
+        eventually("the server sees the VM running, freshly", || {
+            let reply = server.post("/api/vms/refresh", "{}");
+            if reply.header("x-refreshing").is_some() {
+                return None;
+            }
+            let vms = reply.json();
             let vm = vms.as_array()?.iter().find(|v| v["name"] == "vm")?.clone();
             (vm["status"] == "running").then_some(())
         });
