@@ -44,19 +44,7 @@ impl Limited {
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = tx.send(line);
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let line = rx
-            .recv_timeout(IO_TIMEOUT)
-            .expect("the server printed its URL");
+        let line = support::first_stdout_line(&mut child, "the server printed its URL");
         let addr = line
             .trim()
             .strip_prefix("taartenfabriek listening on http://")

@@ -43,18 +43,7 @@ impl OrchardSim {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start orchard-sim");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = tx.send(line);
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let line = rx
-            .recv_timeout(IO_TIMEOUT)
-            .expect("orchard-sim printed its address");
+        let line = crate::support::first_stdout_line(&mut child, "orchard-sim printed its address");
         let addr = line
             .trim()
             .strip_prefix("orchard-sim listening on http://")

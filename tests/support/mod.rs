@@ -140,19 +140,7 @@ impl TestServer {
             .stderr(std::fs::File::create(&stderr_path).unwrap())
             .spawn()
             .expect("start taartenfabriek");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let mut reader = BufReader::new(stdout);
-            let _ = reader.read_line(&mut line);
-            let _ = tx.send(line);
-            // Keep draining so the server never blocks on a full stdout pipe.
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let line = rx
-            .recv_timeout(IO_TIMEOUT)
-            .expect("the server printed its URL");
+        let line = first_stdout_line(&mut child, "the server printed its URL");
         let url = line
             .trim()
             .strip_prefix("taartenfabriek listening on http://")
@@ -378,6 +366,23 @@ fn now_millis() -> u128 {
 }
 
 /// Calls `f` until it returns `Some`, or panics after [`EVENTUALLY`].
+/// Takes `child`'s stdout and returns its first line, waiting at most [`IO_TIMEOUT`]
+/// (`what` says what was awaited when it does not come). A thread keeps draining the
+/// rest, so the child never blocks on a full pipe.
+pub fn first_stdout_line(child: &mut Child, what: &str) -> String {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = tx.send(line);
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    rx.recv_timeout(IO_TIMEOUT)
+        .unwrap_or_else(|_| panic!("timed out waiting until {what}"))
+}
+
 pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + EVENTUALLY;
     loop {
