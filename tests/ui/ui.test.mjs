@@ -120,6 +120,23 @@ describe('inventory with VMs', { timeout: 240000 }, () => {
     await shot(page, '05-stopped');
   });
 
+  test('shut down asks the guest, and the VM stops', async () => {
+    const item = vmItem(page, 'linux-a');
+    await page.getByRole('button', { name: 'Start linux-a', exact: true }).click();
+    await item.locator('.status-pill', { hasText: 'running' }).waitFor({ timeout: TASK_TIMEOUT });
+    await item.locator('summary', { hasText: 'More' }).click();
+    const shutdown = page.getByRole('button', { name: 'Shut down linux-a', exact: true });
+    await page.waitForFunction((el) => el && !el.disabled, await shutdown.elementHandle(), { timeout: 15000 });
+    await shutdown.click();
+    const task = taskItem(page, 'Stop', 'linux-a');
+    await task.locator('.task-status', { hasText: 'completed' }).waitFor({ timeout: TASK_TIMEOUT });
+    await item.locator('.status-pill', { hasText: 'stopped' }).waitFor({ timeout: 15000 });
+    // The server asked the guest (SIGUSR2 to tart run) rather than pulling the plug.
+    const { body: tasks } = await apiCall(server, 'GET', '/api/tasks');
+    const last = tasks.find((t) => t.action === 'stop_vm' && t.vm_name === 'linux-a');
+    assert.equal(last.result.graceful, true);
+  });
+
   test('when the task socket fails, the task is followed by polling', async () => {
     const other = await newPage(browser);
     try {

@@ -50,6 +50,7 @@ export const ICONS = {
   close: 'M4 4l8 8M12 4l-8 8',
   suspend: 'M5.5 4v8M10.5 4v8',
   'start-options': 'M5 3.5v9l7-4.5z',
+  shutdown: 'M8 2.5v5M4.8 4.6a4.5 4.5 0 1 0 6.4 0',
   clone: 'M5.5 5.5h7v7h-7zM3.5 10.5v-7h7',
   settings: 'M8 10a2 2 0 1 0 0-4 2 2 0 0 0 0 4zM8 1.5v2M8 12.5v2M1.5 8h2M12.5 8h2M3.4 3.4l1.4 1.4M11.2 11.2l1.4 1.4M3.4 12.6l1.4-1.4M11.2 4.8l1.4-1.4',
   rename: 'M3 13l1-3.5 7-7 2.5 2.5-7 7zM9.5 4l2.5 2.5',

@@ -254,6 +254,10 @@ function createVmItem(name, image) {
       h('summary', { class: 'btn btn-small', 'aria-label': 'More actions for ' + name, text: 'More' }),
       h('div', { class: 'lc-menu-items', role: 'group', 'aria-label': 'More actions for ' + name }, [
         actionButton('start-options', 'Start with options…', name, () => menuDo(menu, () => openStart(name))),
+        // Asks the guest OS to shut down; tart stop follows if it has not after a minute.
+        actionButton('shutdown', 'Shut down', name, () =>
+          menuDo(menu, () => runAction('stop_vm', name, { graceful: true })),
+        ),
         actionButton('clone', 'Clone', name, () => menuDo(menu, () => openClone(name))),
         actionButton('settings', 'Settings', name, () => menuDo(menu, () => openSettings(name))),
         actionButton('rename', 'Rename', name, () => menuDo(menu, () => openRename(name))),
@@ -311,6 +315,9 @@ function updateVmItem(li, vm, image) {
     suspend.disabled = off;
     const withOptions = li.querySelector('[data-action="start-options"]');
     withOptions.disabled = off || !allowed(vm, 'start');
+    const shutdown = li.querySelector('[data-action="shutdown"]');
+    shutdown.disabled = off || s !== 'running' || !allowed(vm, 'stop');
+    shutdown.title = shutdown.disabled && !off ? 'Only a running VM can shut down' : 'Ask the guest OS to shut down';
     for (const kind of ['clone', 'settings', 'rename']) {
       const btn = li.querySelector('[data-action="' + kind + '"]');
       btn.disabled = off || !allowed(vm, kind);
