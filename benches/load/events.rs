@@ -1,7 +1,7 @@
 //! The event stream (issue 14): 100 clients on `/ws/events` while one task's `tart`
 //! prints 1,000 paced lines (about one task update each), beside the bare tiny_http +
 //! tungstenite fan-out baseline fed by the same stand-in; and the inventory at 50 and at
-//! 1,000 VMs (refresh, `GET /api/vms`).
+//! 1,000 VMs (refresh, `GET /api/vms`, and the UI's first render in headless Chromium).
 
 use super::*;
 use crate::fanout::fan_out_round;
@@ -12,6 +12,79 @@ const EVENT_LINE_INTERVAL_US: u64 = 1_000;
 
 /// VM counts of the scale run.
 const SCALE_VMS: [usize; 2] = [50, 1_000];
+
+/// The UI's first-render script (run by node from `tests/ui`, where playwright-core is).
+const FIRST_RENDER_SCRIPT: &str = "tests/ui/bench/first-render.mjs";
+/// How long the first-render script may take in all (3 page loads and a browser start)
+/// before it is killed and the row says so: a watchdog, well above its 60 s per page.
+const FIRST_RENDER_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// The UI's first render at `count` VMs: the median ms (of the script's page loads) from
+/// navigation to all `count` rows in the list, or why it was skipped or failed.
+fn first_render(port: u16, token: &str, count: usize) -> Result<f64, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !root.join("tests/ui/node_modules/playwright-core").is_dir() {
+        return Err("skipped: tests/ui/node_modules/playwright-core is missing (scripts/ui-test installs it)".into());
+    }
+    if !Path::new("/usr/bin/chromium").exists() {
+        return Err("skipped: /usr/bin/chromium is missing".into());
+    }
+    let page = format!("http://127.0.0.1:{port}/#token={token}");
+    let mut child = match Command::new("node")
+        .arg(root.join(FIRST_RENDER_SCRIPT))
+        .arg(&page)
+        .arg(count.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err("skipped: node is not installed".into());
+        }
+        Err(e) => return Err(format!("skipped: cannot start node: {e}")),
+    };
+    // Drain both pipes on threads so the wait below can time out.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + FIRST_RENDER_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("failed: no result in {FIRST_RENDER_TIMEOUT:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    if !status.success() {
+        let last = err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        return Err(format!("failed ({status}): {last}"));
+    }
+    let line: Value =
+        serde_json::from_str(out.trim()).map_err(|e| format!("failed: {e} in {out:?}"))?;
+    line["median_ms"]
+        .as_f64()
+        .ok_or_else(|| format!("failed: no median_ms in {out:?}"))
+}
 
 /// What one event client saw.
 struct EventOutcome {
@@ -182,6 +255,7 @@ impl Bench {
         std::fs::create_dir_all(&home).unwrap();
         let mut made = 0;
         let mut figures = Vec::new();
+        let mut renders = Vec::new();
         for count in SCALE_VMS {
             eprintln!("bench: scale, creating VMs up to {count}");
             while made < count {
@@ -208,6 +282,12 @@ impl Bench {
                 bytes = body.len();
             }
             gets.sort();
+            eprintln!("bench: scale, the UI's first render at {count} VMs");
+            let render = first_render(server.port, &server.token, count);
+            if let Err(why) = &render {
+                eprintln!("bench: first render at {count} VMs {why}");
+            }
+            renders.push((count, render));
             figures.push((
                 count,
                 median(&mut refreshes),
@@ -230,6 +310,20 @@ impl Bench {
             figures
                 .iter()
                 .map(|f| format!("{} VMs: {} ({} KiB)", f.0, ms(f.2), f.3 / 1024))
+                .collect::<Vec<_>>()
+                .join(", "),
+            "-",
+            "-".into(),
+            None,
+        ));
+        rows.push(row(
+            "scale: UI first render in Chromium, navigation -> all rows listed, median of 3",
+            renders
+                .iter()
+                .map(|(count, r)| match r {
+                    Ok(ms) => format!("{count} VMs: {ms:.0} ms"),
+                    Err(why) => format!("{count} VMs: {why}"),
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
             "-",
