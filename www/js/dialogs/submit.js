@@ -2,8 +2,9 @@
 // next to its field, an accepted task closes it and is followed in the Tasks panel.
 import { api } from '../api.js';
 import { announce } from '../dom.js';
-import { on } from '../store.js';
+import { on, state } from '../store.js';
 import { addTask, runAction } from '../tasks.js';
+import { isTerminal } from '../vms.js';
 
 /** Tasks whose VM is started once they complete ("start when ready"). */
 const startWhenDone = new Map();
@@ -27,7 +28,13 @@ export async function submitTask(form, path, body, what, startAfter) {
     const task = await api('POST', path, body);
     form.dlg.close();
     addTask(task);
-    if (startAfter) startWhenDone.set(task.id, startAfter);
+    if (startAfter) {
+      // The event stream may have brought the task's end before this answer: its
+      // 'task-finished' has then passed already, so start now.
+      const status = state.tasks.get(task.id)?.task.status;
+      if (status === 'completed') runAction('start_vm', startAfter);
+      else if (!isTerminal(status)) startWhenDone.set(task.id, startAfter);
+    }
     announce(what + ': started.');
     return task;
   } catch (err) {
