@@ -84,9 +84,12 @@ impl LogFollower {
         };
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         if len < self.pos {
-            // Emptied by the cap: start over from its first line.
+            // Emptied by the cap (here or by the VM's reaper): start over from its first
+            // line. What was written after our last read and before the cut is gone
+            // unread, so it counts as one skipped stretch, as a skip ahead does.
             self.pos = 0;
             self.splitter = LineSplitter::default();
+            found.skipped += 1;
         }
         let waiting = len - self.pos;
         if waiting > MAX_RUN_LOG_READ_PER_POLL {
@@ -178,6 +181,20 @@ mod tests {
             Some("after the cut")
         );
         assert!(after.lines[0].contains("this log was emptied"));
+        // Regression: a cut made by another reader (the reaper caps the same file) lost
+        // the unread lines without counting them, so a task could show a gigabyte of
+        // output with `logs_dropped: 0` (robust_memory failed now and then under load).
+        writeln!(writer, "never read").unwrap();
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        writeln!(writer, "x").unwrap();
+        let cut = follower.read_new();
+        assert!(cut.skipped >= 1, "a cut by someone else counts as skipped");
+        assert_eq!(cut.lines, vec!["x".to_string()]);
         std::fs::remove_file(&path).unwrap();
     }
 }
