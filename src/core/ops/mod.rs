@@ -21,10 +21,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::backend::tart::Outcome;
 use crate::backend::tart::home::tart_home;
-use crate::backend::tart::parse::{clean_line, progress};
 use crate::backend::tart::prune::is_running;
-use crate::backend::tart::{Line, Outcome};
 use crate::core::Core;
 use crate::core::tasks::model::TaskStatus;
 use crate::core::tasks::scheduler::{Keys, Lane, QueueFull};
@@ -73,61 +72,7 @@ pub fn submit(
     Ok(task)
 }
 
-/// How a step reads tart's output lines into its task.
-pub type OnLine<'a> = &'a dyn Fn(&mut Task, &str);
-
-/// Runs one `tart` call for task `id`: records the argv, streams the cleaned lines into
-/// the logs (and through `on_line`, for progress and stages), then the exit code and
-/// stderr. `input` goes to tart's stdin. `None` when tart could not be started; the task
-/// has then failed already.
-pub fn step(
-    app: &Core,
-    id: &str,
-    args: &[String],
-    input: Option<&[u8]>,
-    timeout: Duration,
-    on_line: Option<OnLine>,
-) -> Option<Outcome> {
-    let argv = app.tart.runner().argv(args);
-    app.tasks.update(id, |t| {
-        t.status = TaskStatus::Running;
-        t.command = Some(argv);
-        t.exit_code = None;
-    });
-    let mut on_output = |lines: &[Line]| {
-        app.tasks.update(id, |t| {
-            for line in lines {
-                let text = clean_line(&line.text);
-                if let Some(read) = on_line {
-                    read(t, &text);
-                }
-                t.push_log(text);
-            }
-        });
-    };
-    let cancel = app.scheduler.cancel_handle(id);
-    let runner = app.tart.runner();
-    match runner.run_cancellable(args, input, timeout, cancel.as_ref(), &mut on_output) {
-        Ok(outcome) => {
-            app.tasks.update(id, |t| {
-                t.exit_code = outcome.exit_code;
-                t.set_stderr(&outcome.stderr);
-            });
-            Some(outcome)
-        }
-        Err(e) => {
-            app.tasks.update(id, |t| t.fail(e.to_string()));
-            None
-        }
-    }
-}
-
-/// Reads `NN%` lines into the task's progress.
-pub fn track_progress(task: &mut Task, line: &str) {
-    if let Some(p) = progress(line) {
-        task.progress = Some(p);
-    }
-}
+pub use crate::core::tasks::step::{step, track_progress};
 
 /// The error of a failed step: `tart <verb> failed (exit code N): <last line>`.
 pub fn failure(verb: &str, outcome: &Outcome, timeout: Duration) -> String {

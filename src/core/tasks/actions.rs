@@ -17,9 +17,9 @@ use serde_json::json;
 use super::model::{Action, Task, TaskStatus};
 use super::run_log::cap_run_log;
 use super::scheduler::{Keys, Lane, QueueFull};
-use crate::backend::tart::parse::{clean_line, progress};
+use super::step::{self, OnLine};
 use crate::backend::tart::run::StartOptions;
-use crate::backend::tart::{self, Line, Outcome};
+use crate::backend::tart::{self, Outcome};
 use crate::core::Core;
 use crate::core::inventory::Change;
 use crate::limits::{MAX_RUN_LOG_NAME_BYTES, MAX_RUN_LOGS, RUN_LOG_CHECK_INTERVAL};
@@ -77,9 +77,8 @@ fn run_job(app: &Arc<Core>, id: &str, action: Action, target: &str) {
     app.request_refresh();
 }
 
-/// Runs one `tart` call for a task: records the argv, streams the lines into the logs
-/// (and the progress, for pulls), then the exit code and stderr. `None` if `tart` could
-/// not be started, in which case the task has already failed.
+/// Runs one `tart` call for a task (see [`step`]), reading `NN%` lines into the
+/// progress when `track_progress` (pulls).
 fn run_step(
     app: &Core,
     id: &str,
@@ -87,38 +86,12 @@ fn run_step(
     timeout: Duration,
     track_progress: bool,
 ) -> Option<Outcome> {
-    let argv = app.tart.runner().argv(args);
-    app.tasks.update(id, |t| {
-        t.status = TaskStatus::Running;
-        t.command = Some(argv);
-        t.exit_code = None;
-    });
-    let mut on_output = |lines: &[Line]| {
-        app.tasks.update(id, |t| {
-            for line in lines {
-                let text = clean_line(&line.text);
-                if track_progress && let Some(p) = progress(&text) {
-                    t.progress = Some(p);
-                }
-                t.push_log(text);
-            }
-        });
+    let on_line: Option<OnLine> = if track_progress {
+        Some(&step::track_progress)
+    } else {
+        None
     };
-    let cancel = app.scheduler.cancel_handle(id);
-    let runner = app.tart.runner();
-    match runner.run_cancellable(args, None, timeout, cancel.as_ref(), &mut on_output) {
-        Ok(outcome) => {
-            app.tasks.update(id, |t| {
-                t.exit_code = outcome.exit_code;
-                t.set_stderr(&outcome.stderr);
-            });
-            Some(outcome)
-        }
-        Err(e) => {
-            app.tasks.update(id, |t| t.fail(e.to_string()));
-            None
-        }
-    }
+    step::step(app, id, args, None, timeout, on_line)
 }
 
 /// Ends a task from the outcome of its last call. Callers record the action's effect in

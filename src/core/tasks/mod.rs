@@ -12,6 +12,7 @@ pub mod model;
 pub mod run_log;
 pub mod scheduler;
 pub mod start;
+pub mod step;
 pub mod store;
 
 pub use model::{Action, Task};
