@@ -26,6 +26,7 @@ use crate::backend::tart::home::tart_home;
 use crate::backend::tart::prune::is_running;
 use crate::core::Core;
 use crate::core::tasks::model::TaskStatus;
+use crate::core::tasks::queue::queue;
 use crate::core::tasks::scheduler::{Keys, Lane, QueueFull};
 use crate::core::tasks::{Action, Task};
 use crate::limits::FRESH_CHECK_WAIT;
@@ -40,36 +41,13 @@ pub fn submit(
     keys: Keys,
     job: impl FnOnce(&Arc<Core>, &str) + Send + 'static,
 ) -> Result<Task, QueueFull> {
-    let task = app.tasks.create(action, vm_name.map(str::to_string));
-    let (job_app, id) = (app.clone(), task.id.clone());
-    let job = Box::new(move || {
-        if job_app.shutting_down() {
-            job_app
-                .tasks
-                .update(&id, |t| t.fail("the server is shutting down"));
-            return;
-        }
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&job_app, &id)));
-        if outcome.is_err() {
-            job_app
-                .tasks
-                .update(&id, |t| t.fail("internal error while running the task"));
-        }
-        job_app.request_refresh();
-    });
     // Clones and creates may download for hours: the transfer lane, cancellable.
     let (lane, cancellable) = match action {
         Action::CreateVm | Action::CloneVm => (Lane::Transfer, true),
         Action::Prune => (Lane::Quick, true),
         _ => (Lane::Quick, false),
     };
-    if let Err(full) = app.scheduler.submit(&task.id, keys, lane, cancellable, job) {
-        app.tasks.discard(&task.id);
-        return Err(full);
-    }
-    // Queued: from now on the task is journaled (a refused one never is).
-    app.tasks.accept(&task.id);
-    Ok(task)
+    queue(app, action, vm_name, keys, lane, cancellable, job)
 }
 
 pub use crate::core::tasks::step::{step, track_progress};

@@ -15,6 +15,7 @@ use crossbeam_channel::Receiver;
 use serde_json::json;
 
 use super::model::{Action, Task, TaskStatus};
+use super::queue::queue;
 use super::run_log::cap_run_log;
 use super::scheduler::{Keys, Lane, QueueFull};
 use super::step::{self, OnLine};
@@ -27,38 +28,25 @@ use crate::limits::{MAX_RUN_LOG_NAME_BYTES, MAX_RUN_LOGS, RUN_LOG_CHECK_INTERVAL
 /// Creates a task for `action` on `target` (a VM name or, for pulls, a reference) and
 /// queues its job; the task is discarded again when the queue is full.
 pub fn submit(app: &Arc<Core>, action: Action, target: &str) -> Result<Task, QueueFull> {
-    let task = app.tasks.create(action, Some(target.to_string()));
-    let (job_app, id, job_target) = (app.clone(), task.id.clone(), target.to_string());
-    let job = Box::new(move || {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_job(&job_app, &id, action, &job_target);
-        }));
-        if outcome.is_err() {
-            job_app
-                .tasks
-                .update(&id, |t| t.fail("internal error while running the task"));
-        }
-    });
     // A pull may take hours: its own lane, and cancellable. Stop and delete are short.
     let (lane, cancellable) = match action {
         Action::PullVm => (Lane::Transfer, true),
         _ => (Lane::Quick, false),
     };
     let keys = Keys::One(target.to_string());
-    if let Err(full) = app.scheduler.submit(&task.id, keys, lane, cancellable, job) {
-        app.tasks.discard(&task.id);
-        return Err(full);
-    }
-    app.tasks.accept(&task.id);
-    Ok(task)
+    let job_target = target.to_string();
+    queue(
+        app,
+        action,
+        Some(target),
+        keys,
+        lane,
+        cancellable,
+        move |app, id| run_job(app, id, action, &job_target),
+    )
 }
 
 fn run_job(app: &Arc<Core>, id: &str, action: Action, target: &str) {
-    if app.shutting_down() {
-        app.tasks
-            .update(id, |t| t.fail("the server is shutting down"));
-        return;
-    }
     app.inventory.invalidate(target);
     match action {
         Action::StartVm => start(app, id, target),
@@ -72,9 +60,6 @@ fn run_job(app: &Arc<Core>, id: &str, action: Action, target: &str) {
             });
         }
     }
-    // What the action changed is already in the cached list (see `finish`); a refresh
-    // confirms it and picks up anything else.
-    app.request_refresh();
 }
 
 /// Runs one `tart` call for a task (see [`step`]), reading `NN%` lines into the

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::model::{Action, Task, TaskStatus};
+use super::queue::queue;
 use super::scheduler::{Keys, Lane, QueueFull};
 use crate::core::Core;
 use crate::core::inventory::Change;
@@ -23,39 +24,22 @@ use crate::limits::GRACEFUL_STOP_POLL_INTERVAL;
 
 /// Queues a graceful stop of `name` that waits up to `timeout` for the guest.
 pub fn submit(app: &Arc<Core>, name: &str, timeout: Duration) -> Result<Task, QueueFull> {
-    let task = app.tasks.create(Action::StopVm, Some(name.to_string()));
-    let (job_app, id, job_name) = (app.clone(), task.id.clone(), name.to_string());
-    let job = Box::new(move || {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if job_app.shutting_down() {
-                job_app
-                    .tasks
-                    .update(&id, |t| t.fail("the server is shutting down"));
-                return;
-            }
-            job_app.inventory.invalidate(&job_name);
-            stop_gracefully(&job_app, &id, &job_name, timeout);
-        }));
-        if outcome.is_err() {
-            job_app
-                .tasks
-                .update(&id, |t| t.fail("internal error while running the task"));
-        }
-        job_app.request_refresh();
-    });
+    let job_name = name.to_string();
     // It mostly sleeps while the guest shuts down, up to minutes: the waiting lane, so
     // quick actions keep their workers. A stop is not cancellable once it runs.
     let keys = Keys::One(name.to_string());
-    if let Err(full) = app
-        .scheduler
-        .submit(&task.id, keys, Lane::BootWait, false, job)
-    {
-        app.tasks.discard(&task.id);
-        return Err(full);
-    }
-    // Queued: from now on the task is journaled (a refused one never is).
-    app.tasks.accept(&task.id);
-    Ok(task)
+    queue(
+        app,
+        Action::StopVm,
+        Some(name),
+        keys,
+        Lane::BootWait,
+        false,
+        move |app, id| {
+            app.inventory.invalidate(&job_name);
+            stop_gracefully(app, id, &job_name, timeout);
+        },
+    )
 }
 
 fn stop_gracefully(app: &Core, id: &str, name: &str, timeout: Duration) {

@@ -9,6 +9,7 @@ pub mod actions;
 pub mod graceful_stop;
 pub mod journal;
 pub mod model;
+pub mod queue;
 pub mod run_log;
 pub mod scheduler;
 pub mod start;

@@ -27,6 +27,7 @@ use serde_json::json;
 
 use super::actions::{open_run_log, spawn_run_reaper};
 use super::model::{Action, Task, TaskStatus};
+use super::queue::queue;
 use super::run_log::LogFollower;
 use super::scheduler::{Keys, Lane, QueueFull};
 use crate::backend::tart::parse::{ip_from_vnc_url, vnc_url};
@@ -41,38 +42,21 @@ const MACOS_LIMIT_HINT: &str = "macOS runs at most two macOS VMs at a time; stop
 
 /// Queues a start of `name` with `options` as a `start_vm` task.
 pub fn submit(app: &Arc<Core>, name: &str, options: StartOptions) -> Result<Task, QueueFull> {
-    let task = app.tasks.create(Action::StartVm, Some(name.to_string()));
-    let (job_app, id, job_name) = (app.clone(), task.id.clone(), name.to_string());
-    let job = Box::new(move || {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if job_app.shutting_down() {
-                job_app
-                    .tasks
-                    .update(&id, |t| t.fail("the server is shutting down"));
-                return;
-            }
-            job_app.inventory.invalidate(&job_name);
-            start(&job_app, &id, &job_name, &options);
-        }));
-        if outcome.is_err() {
-            job_app
-                .tasks
-                .update(&id, |t| t.fail("internal error while running the task"));
-        }
-        job_app.request_refresh();
-    });
-    let keys = Keys::One(name.to_string());
+    let job_name = name.to_string();
     // A start waits for its VM on the boot-wait lane; cancelling it stops the VM.
-    if let Err(full) = app
-        .scheduler
-        .submit(&task.id, keys, Lane::BootWait, true, job)
-    {
-        app.tasks.discard(&task.id);
-        return Err(full);
-    }
-    // Queued: from now on the task is journaled (a refused one never is).
-    app.tasks.accept(&task.id);
-    Ok(task)
+    let keys = Keys::One(name.to_string());
+    queue(
+        app,
+        Action::StartVm,
+        Some(name),
+        keys,
+        Lane::BootWait,
+        true,
+        move |app, id| {
+            app.inventory.invalidate(&job_name);
+            start(app, id, &job_name, &options);
+        },
+    )
 }
 
 /// The guest's OS as far as we know it (`darwin`, `linux`), for the default display.
