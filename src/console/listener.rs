@@ -3,7 +3,7 @@
 //! fact 5), and a console needs both.
 //!
 //! Each connection gets a thread that runs the WebSocket handshake under the same Host
-//! and Origin rules as the main listener (`http::guard`), redeems the ticket in the
+//! and Origin rules as the main listener (`util::host`), redeems the ticket in the
 //! path, authenticates with the VM's VNC server, offers the browser RFB with security
 //! None, and then becomes the browser→VNC half of the proxy.
 //!
@@ -27,11 +27,9 @@ use super::{
     CONSOLE_HANDSHAKE_TIMEOUT, CONSOLE_PING_INTERVAL, CONSOLE_SEND_TIMEOUT, MAX_CONSOLE_HANDSHAKES,
     MAX_CONSOLES, Shared, VNC_HANDSHAKE_TIMEOUT,
 };
+use crate::util::host;
 use crate::util::sync::lock;
-use crate::web::error::Error;
-use crate::web::guard;
-use crate::web::query::Target;
-use crate::web::request::Head;
+use crate::util::target::Target;
 
 /// Accepts until shutdown; each connection on a thread of its own.
 pub fn accept_loop(listener: std::net::TcpListener, shared: Arc<Shared>) {
@@ -114,42 +112,71 @@ fn upgrade(stream: TcpStream, shared: &Shared) -> Option<(WebSocket<BrowserStrea
     Some((ws, ticket?))
 }
 
+/// Why a handshake is refused: the HTTP status and the `detail` of its JSON body, in the
+/// main listener's `{"detail": ...}` shape.
+struct Refusal {
+    status: u16,
+    detail: String,
+}
+
+impl Refusal {
+    fn new(status: u16, detail: &str) -> Refusal {
+        Refusal {
+            status,
+            detail: detail.to_string(),
+        }
+    }
+}
+
+impl From<host::Refused> for Refusal {
+    fn from(refused: host::Refused) -> Refusal {
+        Refusal::new(refused.status(), refused.detail())
+    }
+}
+
 /// Host, Origin, path and ticket, in that order; capacity is checked before the ticket
 /// is spent, so a full server does not burn it.
-fn admit(request: &Request, shared: &Shared, peer: Option<IpAddr>) -> Result<Ticket, Error> {
-    let head = Head {
-        peer,
-        method: tiny_http::Method::Get,
-        target: Target::parse(&request.uri().to_string()).unwrap_or_default(),
-        headers: request
+fn admit(request: &Request, shared: &Shared, peer: Option<IpAddr>) -> Result<Ticket, Refusal> {
+    let values = |name| {
+        request
             .headers()
+            .get_all(name)
             .iter()
-            .map(|(name, value)| {
-                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-                (name.as_str().to_ascii_lowercase(), value)
-            })
-            .collect(),
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+            .collect::<Vec<_>>()
     };
-    guard::check_host(&head, shared.port, shared.bound, peer)?;
+    let (hosts, origins) = (values("host"), values("origin"));
+    host::check_host(
+        hosts.iter().map(String::as_str),
+        shared.port,
+        shared.bound,
+        peer,
+    )?;
     // The page comes from the main listener, so that is the origin to expect.
-    guard::check_origin(&head, shared.main_port, shared.bound)?;
-    let ticket_id = match head.target.parts().as_slice() {
+    host::check_origin(
+        origins.iter().map(String::as_str),
+        shared.main_port,
+        shared.bound,
+    )?;
+    let target = Target::parse(&request.uri().to_string()).unwrap_or_default();
+    let ticket_id = match target.parts().as_slice() {
         ["console", id] => id.to_string(),
-        _ => return Err(Error::route_not_found()),
+        _ => return Err(Refusal::new(404, "Not Found")),
     };
     if lock(&shared.open).len() >= MAX_CONSOLES {
-        return Err(Error::Unavailable("too many consoles are open".into()));
+        return Err(Refusal::new(503, "too many consoles are open"));
     }
     shared.tickets.redeem(&ticket_id).map_err(|why| match why {
-        Refused::Expired => Error::Forbidden("this console ticket has expired".into()),
-        _ => Error::Forbidden("unknown or already used console ticket".into()),
+        Refused::Expired => Refusal::new(403, "this console ticket has expired"),
+        _ => Refusal::new(403, "unknown or already used console ticket"),
     })
 }
 
-fn error_response(e: &Error) -> ErrorResponse {
-    let mut response = ErrorResponse::new(Some(e.body().to_string()));
+fn error_response(refusal: &Refusal) -> ErrorResponse {
+    let body = serde_json::json!({ "detail": refusal.detail });
+    let mut response = ErrorResponse::new(Some(body.to_string()));
     *response.status_mut() =
-        tungstenite::http::StatusCode::from_u16(e.status()).unwrap_or_default();
+        tungstenite::http::StatusCode::from_u16(refusal.status).unwrap_or_default();
     response.headers_mut().insert(
         "Content-Type",
         tungstenite::http::HeaderValue::from_static("application/json"),

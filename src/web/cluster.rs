@@ -11,7 +11,6 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::error::{Error, FieldError};
-use super::query::Target;
 use super::reply::Reply;
 use super::state::Web;
 use crate::backend::orchard::OrchardError;
@@ -19,6 +18,7 @@ use crate::backend::orchard::model::OrchardVm;
 use crate::core::cluster::Cluster;
 use crate::core::cluster_tasks;
 use crate::core::validate;
+use crate::util::target::Target;
 
 /// Longest Orchard VM name accepted: Orchard's planned rule (`internal/simplename`) is 63.
 pub const MAX_CLUSTER_NAME: usize = 63;

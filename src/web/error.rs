@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::core::tasks::scheduler::QueueFull;
+use crate::util::host;
 
 /// One entry of a FastAPI request-validation error (`422`), e.g. a missing `oci_url`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -136,5 +137,15 @@ impl Error {
 impl From<QueueFull> for Error {
     fn from(_: QueueFull) -> Error {
         Error::TooManyRequests("too many tasks are waiting; try again later".into())
+    }
+}
+
+impl From<host::Refused> for Error {
+    fn from(refused: host::Refused) -> Error {
+        let detail = refused.detail().to_string();
+        match refused.status() {
+            400 => Error::BadRequest(detail),
+            _ => Error::Forbidden(detail),
+        }
     }
 }

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::query::Target;
 use super::reply::{Body, Reply, Routed};
 use super::request::Head;
 use super::state::Web;
@@ -20,6 +19,7 @@ use crate::core::validate;
 use crate::limits::{
     FRESH_CHECK_WAIT, GRACEFUL_STOP_TIMEOUT, MAX_GRACEFUL_STOP_TIMEOUT, REFRESH_ROUTE_WAIT,
 };
+use crate::util::target::Target;
 use crate::web::error::Error;
 
 pub fn index() -> Reply {

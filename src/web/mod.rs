@@ -15,7 +15,6 @@ pub mod handlers;
 pub mod lifecycle;
 pub mod nudge;
 pub mod openapi;
-pub mod query;
 pub mod reply;
 pub mod request;
 pub mod routes;
@@ -34,8 +33,8 @@ use crossbeam_channel::Sender;
 use serde_json::Value;
 
 use crate::limits::{HTTP_WORKERS, MAX_BODY_BYTES, MAX_DRAINABLE_BODY_BYTES};
+use crate::util::target::Target;
 use crate::web::error::Error;
-use query::Target;
 use reply::{Reply, Routed};
 use request::Head;
 use state::Web;

@@ -1,7 +1,7 @@
 //! The parts of a request the guard, the router and the handlers look at, taken from
 //! tiny_http's request once per request.
 
-use super::query::Target;
+use crate::util::target::Target;
 
 /// The parts of a request the guard and handlers look at.
 #[derive(Debug, Clone)]

@@ -8,7 +8,6 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::Error;
-use super::query::Target;
 use super::reply::{Body, Reply};
 use super::state::Web;
 use crate::core::state::CancelRefused;
@@ -16,6 +15,7 @@ use crate::core::tasks::store::TaskQuery;
 use crate::limits::{
     TASK_LIST_DEFAULT_LIMIT, TASK_LIST_MAX_LIMIT, TASK_WAIT_DEFAULT, TASK_WAIT_MAX,
 };
+use crate::util::target::Target;
 
 /// `GET /api/tasks?vm=&action=&status=&limit=&before=`: newest first.
 pub fn list(app: &Web, target: &Target) -> Result<Reply, Error> {

@@ -1,5 +1,6 @@
-//! Request targets: splitting the raw URL tiny_http gives us into decoded path segments
-//! and query parameters (DESIGN.md fact 6: `request.url()` is raw).
+//! Request targets: splitting a raw request URL into decoded path segments and query
+//! parameters (DESIGN.md fact 6: tiny_http's `request.url()` is raw). Both listeners
+//! use it: the web layer for routing, the console for its ticket path.
 
 /// A decoded request target.
 #[derive(Debug, Clone, Default, PartialEq)]
