@@ -22,7 +22,7 @@ use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::error::Error;
-use super::reply::Reply;
+use super::reply::{Reply, Transport};
 use super::request::Head;
 use super::state::Web;
 use super::ws;
@@ -32,13 +32,6 @@ use crate::limits::{MAX_SSE_STREAMS, MAX_WS_CLIENTS, WS_PING_INTERVAL};
 /// Events written before a flush (64): a client that is behind gets its backlog in a few
 /// large writes instead of one system call per event.
 const EVENTS_PER_FLUSH: usize = 64;
-
-/// Which transport a client asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    WebSocket,
-    Sse,
-}
 
 /// Where to resume: `?since=N` on either transport, or SSE's `Last-Event-ID` header
 /// (which wins: the browser sends it on its own reconnects). 422 for a non-number.

@@ -12,9 +12,20 @@ use std::net::IpAddr;
 
 use super::error::Error;
 use super::request::Head;
-use super::routes::Area;
 use crate::util::host::{check_host, check_origin};
 use crate::util::token::constant_time_eq;
+
+/// Which guard rules a request falls under; the route table (`routes.rs`) gives each
+/// route its area, and `routes::area_of` the area of any path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    /// `/api/...`: Host, Origin and the `X-Local-Token` header.
+    Api,
+    /// `/ws/...`: Host, Origin and the `?token=` parameter.
+    WebSocket,
+    /// The page and its assets: Host only.
+    Ui,
+}
 
 /// Checks Host, Origin and token for a request to `area`.
 pub fn check(head: &Head, area: Area, port: u16, bound: IpAddr, token: &str) -> Result<(), Error> {

@@ -4,6 +4,7 @@
 
 use std::io::Cursor;
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use serde::Serialize;
 use tiny_http::{Header, Response};
@@ -34,9 +35,22 @@ pub enum Routed {
     /// Upgrade to a WebSocket following this task.
     WebSocket(String),
     /// Stream events over this transport, after this seq (`web::events`).
-    Events(super::events::Transport, Option<u64>),
+    Events(Transport, Option<u64>),
     /// Park the request until its task ends (`web::waits`).
-    Wait(super::tasks::WaitRequest),
+    Wait(WaitRequest),
+}
+
+/// Which transport an events client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    WebSocket,
+    Sse,
+}
+
+/// What a wait request asks: the task and how long at most.
+pub struct WaitRequest {
+    pub id: String,
+    pub timeout: Duration,
 }
 
 impl From<Reply> for Routed {

@@ -13,24 +13,14 @@ use tiny_http::Method;
 use super::assets;
 use super::cluster as cl;
 use super::error::Error;
-use super::events::{self, Transport};
+use super::events;
+use super::guard::Area;
 use super::handlers as h;
 use super::lifecycle as lc;
-use super::reply::{Reply, Routed};
+use super::reply::{Reply, Routed, Transport};
 use super::request::Head;
 use super::state::Web;
 use super::tasks;
-
-/// Which guard rules a route falls under (see `guard::check`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Area {
-    /// `/api/...`: Host, Origin and the `X-Local-Token` header.
-    Api,
-    /// `/ws/...`: Host, Origin and the `?token=` parameter.
-    WebSocket,
-    /// The page and its assets: Host only.
-    Ui,
-}
 
 /// What a handler gets besides the shared state.
 pub struct Call<'a> {
@@ -210,13 +200,6 @@ static DEBUG_ROUTES: &[Route] = &[route(Post, "/api/_debug/panic", Api, |w, _| {
 #[cfg(not(debug_assertions))]
 static DEBUG_ROUTES: &[Route] = &[];
 
-/// `(method, pattern, area)` of every route but the debug ones: what the OpenAPI
-/// document must describe (see `openapi.rs`).
-#[cfg(test)]
-pub fn table() -> impl Iterator<Item = (&'static Method, &'static str, Area)> {
-    ROUTES.iter().map(|r| (&r.method, r.pattern, r.area))
-}
-
 fn all() -> impl Iterator<Item = &'static Route> {
     ROUTES.iter().chain(DEBUG_ROUTES)
 }
@@ -290,6 +273,9 @@ pub fn dispatch(web: &Arc<Web>, head: &Head, body: Option<Value>) -> Result<Rout
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
+    use super::super::openapi;
     use super::*;
 
     #[test]
@@ -313,5 +299,49 @@ mod tests {
         assert_eq!(matches("/", &[]), Some(vec![]));
         assert_eq!(matches("/{*asset}", &[]), None);
         assert_eq!(matches("/{*asset}", &["no-such-file.js"]), None);
+    }
+
+    /// `(method, path)` of every route in the table that the document must describe:
+    /// the API and WebSocket routes (the page and its assets are not API).
+    fn table() -> BTreeSet<(String, String)> {
+        // The debug routes are left out on purpose: they are not API.
+        ROUTES
+            .iter()
+            .filter(|r| r.area != Area::Ui)
+            .map(|r| (r.method.to_string().to_lowercase(), r.pattern.to_string()))
+            .collect()
+    }
+
+    fn documented(doc: &Value) -> BTreeSet<(String, String)> {
+        let mut out = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("a path item").keys() {
+                out.insert((method.clone(), path.clone()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_route_of_the_table_is_in_the_openapi_document_and_no_other() {
+        let doc: Value = serde_json::from_str(openapi::DOCUMENT).expect("openapi.json is JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let (table, documented) = (table(), documented(&doc));
+        let missing: Vec<String> = table
+            .difference(&documented)
+            .map(|(m, p)| format!("  {} {p}", m.to_uppercase()))
+            .collect();
+        let stale: Vec<String> = documented
+            .difference(&table)
+            .map(|(m, p)| format!("  {} {p}", m.to_uppercase()))
+            .collect();
+        assert!(
+            missing.is_empty() && stale.is_empty(),
+            "src/web/openapi.json and the route table (src/web/routes.rs) disagree.\n\
+             Add an entry under \"paths\" for each route missing from the document:\n{}\n\
+             Remove each documented route the table does not have:\n{}\n",
+            missing.join("\n"),
+            stale.join("\n"),
+        );
     }
 }

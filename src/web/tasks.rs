@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::Error;
-use super::reply::{Body, Reply};
+use super::reply::{Body, Reply, WaitRequest};
 use super::state::Web;
 use crate::core::state::CancelRefused;
 use crate::core::tasks::store::TaskQuery;
@@ -57,12 +57,6 @@ pub fn cancel(app: &Web, id: &str) -> Result<Reply, Error> {
         location: Some(format!("/api/tasks/{id}")),
         ..Reply::json_bytes(202, Body::Owned(json))
     })
-}
-
-/// What a wait request asks: the task and how long at most.
-pub struct WaitRequest {
-    pub id: String,
-    pub timeout: Duration,
 }
 
 /// Checks `GET /api/tasks/{id}/wait?timeout=S`. Answers at once (the task as it is)
