@@ -243,6 +243,11 @@ pub const FRESH_CHECK_WAIT: Duration = Duration::from_secs(5);
 /// it answers the cached list with `X-Refreshing: true` while the refresh goes on.
 pub const REFRESH_ROUTE_WAIT: Duration = Duration::from_secs(5);
 
+/// Host queries (a VM's details on a cache miss) that may run off the HTTP workers at
+/// once (4): each is one thread and one `tart` process; a request past the limit gets a
+/// 503 at once, so a hung `tart` costs at most 4 threads however many ask.
+pub const MAX_BACKGROUND_QUERIES: usize = 4;
+
 /// HTTP workers that may wait for a fresh inventory at once (4 of the
 /// [`HTTP_WORKERS`]); further callers get the cached state at once, so a hung backend
 /// can never hold every worker.

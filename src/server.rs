@@ -14,8 +14,9 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::backend::host::Backend;
 use crate::backend::orchard::{Endpoint, OrchardClient};
-use crate::backend::tart::{Tart, TartRunner, watch};
+use crate::backend::tart::{LocalTart, Tart, TartRunner, watch};
 use crate::config::Config;
 use crate::console::Consoles;
 use crate::core::Core;
@@ -126,7 +127,12 @@ impl Server {
             config.tart_env.clone(),
             shutdown_rx.clone(),
         );
-        let tart = Tart::new(runner, config.timeouts.query);
+        let tart = Arc::new(LocalTart::new(
+            Tart::new(runner, config.timeouts.query),
+            config.timeouts,
+            config.data_dir.join("logs"),
+        ));
+        let home = tart.home().map(std::path::Path::to_path_buf);
         let host = config.host;
         let cluster = match &config.orchard {
             Some(o) => Some(Arc::new(Cluster::new(OrchardClient::new(
@@ -143,13 +149,23 @@ impl Server {
         };
         let mut core = Core::new(
             config,
-            tart,
+            tart.clone(),
             TaskStore::new(restored, journal_handle, Arc::new(EventHub::new())),
             Scheduler::spawn_workers(),
             shutdown_rx,
         );
         core.cluster = cluster.clone();
         let core = Arc::new(core);
+        // A VM this server started stopped (its `tart run` ended): show it at once. The
+        // hook holds the core weakly: a VM may run for days after the server stopped.
+        let exited = Arc::downgrade(&core);
+        tart.on_vm_exit(Arc::new(move |name: &str, saved: bool| {
+            if let Some(core) = exited.upgrade()
+                && !core.shutting_down()
+            {
+                core.vm_exited(name, saved);
+            }
+        }));
         let (waits, waiter) = crate::web::waits::spawn_waiter(core.clone());
         // Consoles get a listener of their own on loopback (see `console`); the pages that
         // open them come from this one.
@@ -181,10 +197,10 @@ impl Server {
         threads.push(waiter);
         // Changes made outside the server, noticed without running tart; part of the
         // background refreshing, so off with it.
-        if let (Some(home), Some(_)) = (core.tart.home(), core.config.refresh_interval) {
+        if let (Some(home), Some(_)) = (home, core.config.refresh_interval) {
             let watcher_core = core.clone();
             threads.push(watch::spawn_home_watcher(
-                home.to_path_buf(),
+                home,
                 move |_| watcher_core.request_refresh(),
                 core.shutdown_signal().clone(),
             ));

@@ -8,7 +8,7 @@
 //!
 //! Plain data and functions; no state, no threads.
 
-use std::path::Path;
+use crate::backend::host::Backend;
 
 /// When the table below was last checked against ghcr.io (what `updated_at` says).
 pub const CATALOG_CHECKED: &str = "2026-11-01";
@@ -134,32 +134,24 @@ pub fn repository(image: &CatalogImage) -> String {
 
 /// The tags of `image` that are in the OCI cache under `home` (a tag symlink whose
 /// target holds the three files tart requires).
-pub fn pulled_tags(home: Option<&Path>, image: &CatalogImage) -> Vec<&'static str> {
-    let Some(home) = home else {
-        return Vec::new();
-    };
-    let repo = home.join("cache/OCIs").join(repository(image));
+pub fn pulled_tags(host: &dyn Backend, image: &CatalogImage) -> Vec<&'static str> {
+    let repo = repository(image);
     image
         .tags
         .iter()
         .copied()
-        .filter(|tag| {
-            let entry = repo.join(tag);
-            ["config.json", "disk.img", "nvram.bin"]
-                .iter()
-                .all(|f| entry.join(f).exists())
-        })
+        .filter(|tag| host.has_image(&repo, tag))
         .collect()
 }
 
 /// The catalog as `GET /api/vms/available-images` answers it:
 /// `[{"name", "url", "description", "tags", "updated_at", "pulled", "pulled_tags", "os"}]`.
 /// `pulled` is true when any of the image's tags is in the cache.
-pub fn available_images(home: Option<&Path>) -> serde_json::Value {
+pub fn available_images(host: &dyn Backend) -> serde_json::Value {
     CATALOG
         .iter()
         .map(|image| {
-            let pulled = pulled_tags(home, image);
+            let pulled = pulled_tags(host, image);
             serde_json::json!({
                 "name": image.name,
                 "url": repository(image),
@@ -192,12 +184,23 @@ mod tests {
         }
     }
 
+    /// The local tart backend over the home `home` (no `tart` is ever run).
+    fn local(home: &std::path::Path) -> crate::backend::tart::LocalTart {
+        use crate::backend::tart::{LocalTart, Tart, TartRunner};
+        let (_, never) = crossbeam_channel::bounded(0);
+        let env = vec![("TART_HOME".into(), home.as_os_str().to_owned())];
+        let runner = TartRunner::new("tart".into(), "tart".into(), env, never);
+        let tart = Tart::new(runner, std::time::Duration::from_secs(1));
+        LocalTart::new(tart, Default::default(), home.join("logs"))
+    }
+
     #[test]
     fn pulled_follows_the_cache() {
         let home = std::env::temp_dir().join(format!("tf-catalog-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&home);
+        let host = local(&home);
         let ubuntu = CATALOG.iter().find(|i| i.name == "ubuntu").unwrap();
-        assert!(pulled_tags(Some(&home), ubuntu).is_empty());
+        assert!(pulled_tags(&host, ubuntu).is_empty());
         let repo = home.join("cache/OCIs/ghcr.io/cirruslabs/ubuntu");
         let digest = repo.join("sha256:00");
         std::fs::create_dir_all(&digest).unwrap();
@@ -205,8 +208,8 @@ mod tests {
             std::fs::write(digest.join(f), b"x").unwrap();
         }
         std::os::unix::fs::symlink(&digest, repo.join("22.04")).unwrap();
-        assert_eq!(pulled_tags(Some(&home), ubuntu), ["22.04"]);
-        let all = available_images(Some(&home));
+        assert_eq!(pulled_tags(&host, ubuntu), ["22.04"]);
+        let all = available_images(&host);
         let row = all
             .as_array()
             .unwrap()
@@ -215,7 +218,8 @@ mod tests {
             .unwrap();
         assert_eq!(row["pulled"], true);
         assert_eq!(row["url"], "ghcr.io/cirruslabs/ubuntu");
-        assert_eq!(available_images(None)[0]["pulled"], false);
+        let elsewhere = local(&home.join("elsewhere"));
+        assert_eq!(available_images(&elsewhere)[0]["pulled"], false);
         std::fs::remove_dir_all(&home).unwrap();
     }
 }

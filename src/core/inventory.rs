@@ -19,8 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::events::EventHub;
-use crate::backend::tart::parse::{disk_label, memory_label};
-use crate::backend::tart::{ListEntry, Tart, TartError, VmDetails};
+use crate::backend::host::{Backend, HostError, ListEntry, VmDetails};
 use crate::limits::REFRESH_PARALLELISM;
 use crate::util::sync::lock;
 
@@ -224,7 +223,7 @@ impl Inventory {
 
     /// Refreshes from `tart` unless a refresh that started after this call arrived has
     /// already finished, and returns the list.
-    pub fn refresh(&self, tart: &Tart) -> Result<Arc<[u8]>, RefreshFailed> {
+    pub fn refresh(&self, host: &dyn Backend) -> Result<Arc<[u8]>, RefreshFailed> {
         let arrived = Instant::now();
         let _gate = lock(&self.refresh_gate);
         {
@@ -237,7 +236,7 @@ impl Inventory {
             }
         }
         let started = Instant::now();
-        let result = self.refresh_now(tart);
+        let result = self.refresh_now(host);
         let mut state = lock(&self.state);
         state.last_refresh_started = Some(started);
         match result {
@@ -253,15 +252,15 @@ impl Inventory {
         }
     }
 
-    fn refresh_now(&self, tart: &Tart) -> Result<(), TartError> {
+    fn refresh_now(&self, host: &dyn Backend) -> Result<(), HostError> {
         lock(&self.state).changes_during_refresh = Some(Vec::new());
-        let result = self.list_and_enrich(tart);
+        let result = self.list_and_enrich(host);
         lock(&self.state).changes_during_refresh = None;
         result
     }
 
-    fn list_and_enrich(&self, tart: &Tart) -> Result<(), TartError> {
-        let entries = tart.list()?;
+    fn list_and_enrich(&self, host: &dyn Backend) -> Result<(), HostError> {
+        let entries = host.list()?;
         let (mut details, stale) = {
             let state = lock(&self.state);
             (state.details.clone(), state.stale.clone())
@@ -275,17 +274,14 @@ impl Inventory {
             .filter(|e| is_local(e))
             .map(|e| e.name.as_str())
             .collect();
-        let files_are_tarts = tart.home_lists(&local);
+        let mut files = host.details_from_files(&local);
         let mut from_files = HashMap::new();
         let mut jobs = Vec::new();
         for entry in &entries {
             if !is_local(entry) {
                 continue;
             }
-            let from_file = files_are_tarts
-                .then(|| tart.local_settings(&entry.name))
-                .flatten();
-            if let Some(settings) = from_file {
+            if let Some(settings) = files.remove(&entry.name) {
                 // A task changed this VM: its cached `tart get` (the config endpoint's)
                 // is outdated, and this refresh does not fetch it again.
                 if stale.contains(&entry.name) {
@@ -299,7 +295,7 @@ impl Inventory {
                 jobs.push(Query::Ip(entry.name.clone()));
             }
         }
-        let answers = run_parallel(tart, jobs);
+        let answers = run_parallel(host, jobs);
         let mut ips = HashMap::new();
         for answer in answers {
             match answer {
@@ -321,6 +317,7 @@ impl Inventory {
             .iter()
             .map(|e| {
                 build_vm(
+                    host.kind(),
                     e,
                     if is_local(e) {
                         from_files.get(&e.name).or_else(|| details.get(&e.name))
@@ -351,7 +348,12 @@ impl Inventory {
     }
 
     /// The configuration of a local VM, from the cache unless `force` or outdated.
-    pub fn config(&self, tart: &Tart, name: &str, force: bool) -> Result<VmConfig, TartError> {
+    pub fn config(
+        &self,
+        host: &dyn Backend,
+        name: &str,
+        force: bool,
+    ) -> Result<VmConfig, HostError> {
         let cached = {
             let state = lock(&self.state);
             (!force && !state.stale.contains(name))
@@ -361,7 +363,7 @@ impl Inventory {
         let details = match cached {
             Some(d) => d,
             None => {
-                let d = tart.get(name)?;
+                let d = host.details(name)?;
                 let mut state = lock(&self.state);
                 state.details.insert(name.to_string(), d.clone());
                 state.stale.remove(name);
@@ -384,12 +386,12 @@ enum Query {
 }
 
 enum Answer {
-    Get(String, Result<VmDetails, TartError>),
+    Get(String, Result<VmDetails, HostError>),
     Ip(String, Option<String>),
 }
 
 /// Runs the per-VM queries on up to [`REFRESH_PARALLELISM`] threads.
-fn run_parallel(tart: &Tart, jobs: Vec<Query>) -> Vec<Answer> {
+fn run_parallel(host: &dyn Backend, jobs: Vec<Query>) -> Vec<Answer> {
     if jobs.is_empty() {
         return Vec::new();
     }
@@ -400,8 +402,8 @@ fn run_parallel(tart: &Tart, jobs: Vec<Query>) -> Vec<Answer> {
             scope.spawn(|| {
                 while let Some(job) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let answer = match job {
-                        Query::Get(name) => Answer::Get(name.clone(), tart.get(name)),
-                        Query::Ip(name) => Answer::Ip(name.clone(), tart.ip(name).ok().flatten()),
+                        Query::Get(name) => Answer::Get(name.clone(), host.details(name)),
+                        Query::Ip(name) => Answer::Ip(name.clone(), host.ip(name).ok().flatten()),
                     };
                     lock(&answers).push(answer);
                 }
@@ -413,7 +415,12 @@ fn run_parallel(tart: &Tart, jobs: Vec<Query>) -> Vec<Answer> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn build_vm(entry: &ListEntry, details: Option<&VmDetails>, ip: Option<String>) -> Vm {
+fn build_vm(
+    host_kind: &'static str,
+    entry: &ListEntry,
+    details: Option<&VmDetails>,
+    ip: Option<String>,
+) -> Vm {
     let state = entry
         .state
         .clone()
@@ -424,7 +431,7 @@ fn build_vm(entry: &ListEntry, details: Option<&VmDetails>, ip: Option<String>) 
         _ => "unknown",
     };
     Vm {
-        backend: "tart",
+        backend: host_kind,
         name: entry.name.clone(),
         status,
         state,
@@ -444,6 +451,20 @@ fn build_vm(entry: &ListEntry, details: Option<&VmDetails>, ip: Option<String>) 
         size_on_disk_gb: entry.size_gb,
         accessed: entry.accessed.clone(),
     }
+}
+
+/// Memory in MiB as the API shows it: whole GiB as `NG`, otherwise `NM`.
+pub fn memory_label(mib: u64) -> String {
+    if mib >= 1024 && mib.is_multiple_of(1024) {
+        format!("{}G", mib / 1024)
+    } else {
+        format!("{mib}M")
+    }
+}
+
+/// Disk in tart's GB as the API shows it: `50G`.
+pub fn disk_label(gb: u64) -> String {
+    format!("{gb}G")
 }
 
 #[cfg(test)]

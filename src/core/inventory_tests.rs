@@ -1,12 +1,12 @@
 //! Unit tests of [`super`]: refreshes racing task changes, and what the served JSON shows.
 
 use super::*;
-use crate::backend::tart::TartRunner;
+use crate::backend::tart::{LocalTart, Tart, TartRunner};
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 /// A `tart` whose `list` takes `list_ms` and shows VM `a`, running.
-fn fake_tart(dir: &std::path::Path, list_ms: u64) -> (Tart, crossbeam_channel::Sender<()>) {
+fn fake_tart(dir: &std::path::Path, list_ms: u64) -> (LocalTart, crossbeam_channel::Sender<()>) {
     let script = dir.join("tart");
     let body = format!(
         "#!/bin/sh\ncase \"$1\" in\n  list) sleep {}; echo '[{{\"Name\":\"a\",\"Source\":\"local\",\"State\":\"running\"}}]';;\n  get) echo '{{\"CPU\":4,\"Memory\":4096}}';;\n  ip) echo 192.168.64.9;;\nesac\n",
@@ -18,7 +18,9 @@ fn fake_tart(dir: &std::path::Path, list_ms: u64) -> (Tart, crossbeam_channel::S
     // A home without VM folders: settings come from the fake's `get`.
     let home = vec![("TART_HOME".into(), dir.join("home").into_os_string())];
     let runner = TartRunner::new(script, "tart".into(), home, cancel);
-    (Tart::new(runner, Duration::from_secs(10)), keep_open)
+    let tart = Tart::new(runner, Duration::from_secs(10));
+    let timeouts = crate::config::Timeouts::default();
+    (LocalTart::new(tart, timeouts, dir.join("logs")), keep_open)
 }
 
 fn temp_dir(tag: &str) -> std::path::PathBuf {
@@ -69,4 +71,12 @@ fn applied_changes_show_at_once_and_in_the_served_json() {
     let served: Value = serde_json::from_slice(&inventory.json()).unwrap();
     assert_eq!(served[0]["status"], "stopped");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sizes_are_labelled_as_the_api_shows_them() {
+    assert_eq!(memory_label(8192), "8G");
+    assert_eq!(memory_label(1536), "1536M");
+    assert_eq!(memory_label(512), "512M");
+    assert_eq!(disk_label(50), "50G");
 }

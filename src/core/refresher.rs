@@ -104,6 +104,9 @@ impl Refresher {
             progress.started
         };
         let result = core.refresh_reporting();
+        // The host's version too, so `GET /api/tart/version` never asks it on an HTTP
+        // worker: a stat of the binary when it is unchanged.
+        let _ = core.backend.version();
         let mut progress = lock(&self.progress);
         progress.finished = number;
         progress.last = Some(result);
@@ -137,11 +140,11 @@ pub fn spawn_refresher(core: Arc<Core>) -> JoinHandle<()> {
         .expect("cannot start the refresh thread")
 }
 
-/// At start: says on stderr when the installed tart is one this server cannot drive well
-/// (see `backend::tart::version`); the same words are in `GET /api/tart/version`.
+/// At start: says on stderr when the installed host is one this server cannot drive
+/// well; the same words are in `GET /api/tart/version`.
 fn warn_about_old_tart(core: &Core) {
-    if let Ok(version) = core.tart_version() {
-        for warning in crate::backend::tart::version::warnings(&version) {
+    if let Ok(version) = core.backend.version() {
+        for warning in version.warnings {
             eprintln!("taartenfabriek: warning: {warning}");
         }
     }

@@ -3,24 +3,23 @@
 //! signal. It knows nothing of HTTP: the web layer keeps its own state (token, port,
 //! page, WebSocket count) in `web::Web`, which holds an `Arc<Core>`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, TryRecvError};
 
-use crate::backend::tart::version::BinaryId;
-use crate::backend::tart::{Tart, TartError};
+use crate::backend::host::Backend;
 use crate::config::Config;
 use crate::core::events::EventHub;
 use crate::core::inventory::Inventory;
 use crate::core::refresher::Refresher;
 use crate::core::tasks::TaskStore;
 use crate::core::tasks::scheduler::Scheduler;
-use crate::util::sync::lock;
 
 /// Shared domain state. Lives in an `Arc` for as long as any thread uses it.
 pub struct Core {
     pub config: Config,
-    pub tart: Tart,
+    /// The VM host: the local tart CLI (the only thing here that drives VMs).
+    pub backend: Arc<dyn Backend>,
     pub inventory: Inventory,
     pub tasks: TaskStore,
     /// The one ordered stream of VM and task changes (`/ws/events`, `/api/events`).
@@ -31,21 +30,19 @@ pub struct Core {
     pub cluster: Option<std::sync::Arc<crate::core::cluster::Cluster>>,
     /// Disconnected when the server shuts down.
     shutdown: Receiver<()>,
-    /// The last `tart --version` answer and the binary that gave it.
-    tart_version: Mutex<Option<(BinaryId, String)>>,
 }
 
 impl Core {
     pub fn new(
         config: Config,
-        tart: Tart,
+        backend: Arc<dyn Backend>,
         tasks: TaskStore,
         scheduler: Arc<Scheduler>,
         shutdown: Receiver<()>,
     ) -> Core {
         Core {
             config,
-            tart,
+            backend,
             inventory: Inventory::new(tasks.events().clone()),
             events: tasks.events().clone(),
             tasks,
@@ -53,7 +50,6 @@ impl Core {
             refresher: Refresher::new(),
             cluster: None,
             shutdown,
-            tart_version: Mutex::new(None),
         }
     }
 
@@ -67,21 +63,15 @@ impl Core {
         &self.shutdown
     }
 
-    /// `tart --version` of the tart installed now: remembered only while the binary it
-    /// came from is unchanged (an upgrade or an uninstall is seen at the next call).
-    pub fn tart_version(&self) -> Result<String, TartError> {
-        let binary = self.tart.binary();
-        if let (Some(now), Some((then, version))) = (&binary, lock(&self.tart_version).as_ref())
-            && now == then
-        {
-            return Ok(version.clone());
+    /// A VM this server started stopped (`saved`: it left a saved state, a suspend):
+    /// shown at once as stopped unless saved, then confirmed by a refresh.
+    pub fn vm_exited(&self, name: &str, saved: bool) {
+        if !saved {
+            self.inventory
+                .apply(name, crate::core::inventory::Change::Stopped);
         }
-        let version = self.tart.version();
-        *lock(&self.tart_version) = match (&version, binary) {
-            (Ok(v), Some(binary)) => Some((binary, v.clone())),
-            _ => None,
-        };
-        version
+        self.inventory.invalidate(name);
+        self.request_refresh();
     }
 
     /// Asks the background refresher for a refresh soon, without waiting for it.
@@ -96,14 +86,17 @@ impl Core {
 
     /// Refreshes the inventory on this thread, logging a failure, and says how it went.
     pub fn refresh_reporting(&self) -> Result<(), String> {
-        self.inventory.refresh(&self.tart).map(drop).map_err(|e| {
-            // tart's stderr is in it: capped and escaped on its way to ours.
-            eprintln!(
-                "taartenfabriek: {}",
-                crate::util::terminal::echo_safe(&e.detail)
-            );
-            e.detail
-        })
+        self.inventory
+            .refresh(self.backend.as_ref())
+            .map(drop)
+            .map_err(|e| {
+                // tart's stderr is in it: capped and escaped on its way to ours.
+                eprintln!(
+                    "taartenfabriek: {}",
+                    crate::util::terminal::echo_safe(&e.detail)
+                );
+                e.detail
+            })
     }
 
     /// Asks the refresher thread for a refresh that starts after this call and waits

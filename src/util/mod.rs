@@ -3,6 +3,7 @@
 //! pieces of HTTP both listeners (web and console) share: request targets and the
 //! Host/Origin rules. None of them depends on another layer.
 
+pub mod bounded;
 pub mod data_dir;
 pub mod fd_limit;
 pub mod host;

@@ -5,6 +5,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::backend::host::HostError;
+use crate::core::ops::Refusal;
 use crate::core::tasks::scheduler::QueueFull;
 use crate::util::host;
 
@@ -146,6 +148,32 @@ impl From<host::Refused> for Error {
         match refused.status() {
             400 => Error::BadRequest(detail),
             _ => Error::Forbidden(detail),
+        }
+    }
+}
+
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Error {
+        match refusal {
+            Refusal::NotFound(m) => Error::NotFound(m),
+            Refusal::Conflict(m) => Error::Conflict(m),
+            Refusal::Unsuitable(m) => Error::BadRequest(m),
+            Refusal::Invalid {
+                field,
+                message,
+                input,
+            } => Error::invalid_field("value_error", field, message, input),
+            Refusal::QueueFull => QueueFull.into(),
+        }
+    }
+}
+
+impl From<HostError> for Error {
+    fn from(e: HostError) -> Error {
+        match e {
+            HostError::Unavailable(m) => Error::Unavailable(m),
+            HostError::NotFound(m) => Error::NotFound(m),
+            HostError::Failed(m) => Error::Tart(m),
         }
     }
 }

@@ -10,11 +10,15 @@ use serde_json::{Value, json};
 use super::reply::{Body, Reply, Routed};
 use super::request::Head;
 use super::state::Web;
-use crate::backend::tart::TartError;
+use crate::backend::host::HostError;
 use crate::console::{TICKET_LIFETIME, VncTarget};
-use crate::core::inventory::{Change, Vm};
+use crate::core::inventory::Vm;
+use crate::core::ops::delete::Delete;
+use crate::core::ops::pull::Pull;
+use crate::core::ops::stop::Stop;
+use crate::core::ops::{self, Operation};
+use crate::core::tasks::Action;
 use crate::core::tasks::model::TaskStatus;
-use crate::core::tasks::{Action, actions, graceful_stop};
 use crate::core::validate;
 use crate::limits::{
     FRESH_CHECK_WAIT, GRACEFUL_STOP_TIMEOUT, MAX_GRACEFUL_STOP_TIMEOUT, REFRESH_ROUTE_WAIT,
@@ -36,23 +40,25 @@ pub fn console_page(app: &Web) -> Reply {
     }
 }
 
+/// `GET /api/tart/version`: the host's version as the refresher thread last learned it
+/// for the binary installed now; when that binary is new, one bounded wait for the
+/// refresher to ask it ([`FRESH_CHECK_WAIT`]), never a `tart` call on this worker.
 pub fn tart_version(app: &Web) -> Result<Reply, Error> {
-    match app.core.tart_version() {
-        Ok(version) => {
-            let warnings = crate::backend::tart::version::warnings(&version);
-            let mut answer = json!({ "version": version });
-            // Only for a tart this server cannot drive well: `supported` and why.
-            if !warnings.is_empty() {
-                answer["supported"] = json!(false);
-                answer["warnings"] = json!(warnings);
-            }
-            Ok(Reply::json(200, &answer))
-        }
-        Err(TartError::Unavailable(why)) => {
-            Err(Error::Unavailable(format!("tart not found: {why}")))
-        }
-        Err(e) => Err(Error::Tart(e.to_string())),
+    let backend = &app.core.backend;
+    let known = backend.known_version().or_else(|| {
+        app.core.fresh_inventory(FRESH_CHECK_WAIT);
+        backend.known_version()
+    });
+    let version = known.ok_or_else(|| {
+        Error::Unavailable("tart has not answered --version yet; try again shortly".into())
+    })??;
+    let mut answer = json!({ "version": version.version });
+    // Only for a tart this server cannot drive well: `supported` and why.
+    if !version.warnings.is_empty() {
+        answer["supported"] = json!(false);
+        answer["warnings"] = json!(version.warnings);
     }
+    Ok(Reply::json(200, &answer))
 }
 
 pub fn list_vms(app: &Web) -> Reply {
@@ -85,17 +91,10 @@ pub fn refresh_vms(app: &Web) -> Reply {
 /// A name that is neither a valid VM name nor an OCI reference cannot be one tart would
 /// list, so it gets its 404 without running `tart` (SECURITY.md promise 6).
 pub(crate) fn find_vm(app: &Web, name: &str) -> Result<Vm, Error> {
-    if let Some(vm) = app.core.inventory.vm(name) {
-        return Ok(vm);
-    }
     if validate::vm_name(name).is_err() && validate::oci_reference(name).is_err() {
         return Err(Error::NotFound(format!("VM {name:?} not found")));
     }
-    app.core.fresh_inventory(FRESH_CHECK_WAIT);
-    app.core
-        .inventory
-        .vm(name)
-        .ok_or_else(|| Error::NotFound(format!("VM {name:?} not found")))
+    Ok(ops::find_vm(&app.core, name)?)
 }
 
 /// A VM name taken from a path: one that breaks the name rule names no VM that can
@@ -103,24 +102,6 @@ pub(crate) fn find_vm(app: &Web, name: &str) -> Result<Vm, Error> {
 pub(crate) fn path_name(name: &str) -> Result<(), Error> {
     validate::vm_name(name)
         .map_err(|why| Error::NotFound(format!("no VM is named {name:?}: {why}")))
-}
-
-/// Whether `name` still runs, asked afresh before a 409 that the cached list suggests: a
-/// VM stopped with the tart CLI or by its guest a moment ago must not be refused. Asks
-/// the run lock when the home is ours to read, else waits (bounded) for a fresh list.
-pub(crate) fn still_running(app: &Web, name: &str) -> bool {
-    if let Some(holds) = app.core.tart.run_holds(name) {
-        if !holds {
-            app.core.inventory.apply(name, Change::Stopped);
-            app.core.request_refresh();
-        }
-        return holds;
-    }
-    app.core.fresh_inventory(FRESH_CHECK_WAIT);
-    app.core
-        .inventory
-        .vm(name)
-        .is_some_and(|vm| vm.status == "running")
 }
 
 pub fn get_vm(app: &Web, name: &str) -> Result<Reply, Error> {
@@ -151,20 +132,18 @@ pub fn vm_config(app: &Web, name: &str, target: &Target) -> Result<Reply, Error>
         )));
     }
     path_name(name)?;
-    match app.core.inventory.config(&app.core.tart, name, force) {
-        Ok(config) => Ok(Reply::json(200, &config)),
-        Err(e) => Err(tart_error(e, name)),
-    }
-}
-
-/// Maps a failed query about `name` to an HTTP error: tart's "does not exist" is a 404.
-fn tart_error(e: TartError, name: &str) -> Error {
-    match e {
-        TartError::Failed { message, .. } if message.contains("does not exist") => {
-            Error::NotFound(format!("VM {name:?} not found"))
-        }
-        TartError::Unavailable(why) => Error::Unavailable(format!("tart not found: {why}")),
-        other => Error::Tart(other.to_string()),
+    let core = app.core.clone();
+    let owned = name.to_string();
+    let answer = crate::util::bounded::run(REFRESH_ROUTE_WAIT, move || {
+        core.inventory.config(core.backend.as_ref(), &owned, force)
+    });
+    match answer {
+        Some(Ok(config)) => Ok(Reply::json(200, &config)),
+        Some(Err(HostError::NotFound(_))) => Err(Error::NotFound(format!("VM {name:?} not found"))),
+        Some(Err(e)) => Err(e.into()),
+        None => Err(Error::Unavailable(format!(
+            "tart is slow to describe {name:?}; try again shortly"
+        ))),
     }
 }
 
@@ -183,11 +162,13 @@ fn parse_bool(v: &str) -> Option<bool> {
 pub fn stop(app: &Arc<Web>, name: &str, body: Option<Value>) -> Result<Reply, Error> {
     path_name(name)?;
     let graceful = graceful_stop(body)?;
-    find_vm(app, name)?;
-    match graceful {
-        Some(timeout) => accepted(graceful_stop::submit(&app.core, name, timeout)?),
-        None => accepted(actions::submit(&app.core, Action::StopVm, name)?),
-    }
+    accepted(
+        app,
+        Stop {
+            name: name.to_string(),
+            graceful,
+        },
+    )
 }
 
 /// The stop body: `Some(timeout)` for a graceful stop.
@@ -242,18 +223,17 @@ pub fn delete(app: &Arc<Web>, name: &str) -> Result<Reply, Error> {
             ))
         })?;
     }
-    let vm = find_vm(app, name)?;
-    if vm.status == "running" && still_running(app, name) {
-        return Err(Error::Conflict(format!(
-            "VM {name:?} is running; stop it first"
-        )));
-    }
-    accepted(actions::submit(&app.core, Action::DeleteVm, name)?)
+    accepted(
+        app,
+        Delete {
+            name: name.to_string(),
+        },
+    )
 }
 
 pub fn pull(app: &Arc<Web>, body: Option<Value>) -> Result<Reply, Error> {
     let reference = oci_url(body)?;
-    accepted(actions::submit(&app.core, Action::PullVm, &reference)?)
+    accepted(app, Pull { reference })
 }
 
 /// `{"oci_url": "..."}`, validated as FastAPI would answer, plus the OCI grammar.
@@ -302,8 +282,9 @@ fn oci_url(body: Option<Value>) -> Result<String, Error> {
     }
 }
 
-fn accepted(task: crate::core::tasks::Task) -> Result<Reply, Error> {
-    Ok(Reply::task_accepted(&task))
+/// Checks and queues `op`: 202 with its task, or the refusal's status.
+pub(crate) fn accepted(app: &Web, op: impl Operation) -> Result<Reply, Error> {
+    Ok(Reply::task_accepted(&ops::submit(&app.core, op)?))
 }
 
 pub fn get_task(app: &Web, id: &str) -> Result<Reply, Error> {

@@ -8,19 +8,20 @@
 //! operation and answers 202 with the Task.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
 use super::body::{Fields, not_one_of};
 use super::reply::{Body, Reply};
 use super::state::Web;
-use crate::backend::tart::lifecycle::{SetChanges, disk_gb};
-use crate::backend::tart::prune::{self as prune_home, Entries, PruneOptions};
-use crate::core::Core;
-use crate::core::ops::create::{CreateRequest, Empty};
-use crate::core::ops::registry::Password;
-use crate::core::ops::{self, VmState, current_state, name_taken};
+use crate::backend::host::{EmptyOs, Entries, Password, PruneOptions, SetChanges, total_bytes};
+use crate::core::ops::create::{Clone, Create};
+use crate::core::ops::prune::Prune;
+use crate::core::ops::registry::{Login, Logout};
+use crate::core::ops::rename::Rename;
+use crate::core::ops::settings::Settings;
+use crate::core::ops::suspend::Suspend;
+use crate::core::ops::{self, Operation};
 use crate::core::{catalog, validate};
 use crate::limits::{
     DEFAULT_NEW_DISK_GB, MAX_IPSW_BYTES, MAX_REGISTRY_PASSWORD_BYTES, MAX_REGISTRY_USERNAME_BYTES,
@@ -37,8 +38,9 @@ const MAX_SPACE_BUDGET_GB: u64 = 1_000_000;
 /// Largest display side accepted in pixels (16,384): beyond any real screen.
 const MAX_DISPLAY_SIDE: u64 = 16_384;
 
-fn accepted(task: crate::core::tasks::Task) -> Result<Reply, Error> {
-    Ok(Reply::task_accepted(&task))
+/// Checks and queues `op`: 202 with its task, or the refusal's status.
+fn accepted(web: &Web, op: impl Operation) -> Result<Reply, Error> {
+    Ok(Reply::task_accepted(&ops::submit(&web.core, op)?))
 }
 
 fn not_found(name: &str) -> Error {
@@ -48,11 +50,6 @@ fn not_found(name: &str) -> Error {
 /// A VM name from the path: one that breaks the name rule cannot exist (404).
 fn path_name(name: &str) -> Result<(), Error> {
     validate::vm_name(name).map_err(|_| not_found(name))
-}
-
-/// The local VM's current state, or 404.
-fn local_state(app: &Core, name: &str) -> Result<VmState, Error> {
-    current_state(app, name).ok_or_else(|| not_found(name))
 }
 
 /// A new VM name from a body field: 422 when it breaks the rule.
@@ -67,39 +64,8 @@ fn new_name(fields: &mut Fields, field: &str) -> Option<String> {
     }
 }
 
-/// 409 unless `name` is free.
-fn must_be_free(app: &Core, name: &str) -> Result<(), Error> {
-    if name_taken(app, name) {
-        return Err(Error::Conflict(format!(
-            "a VM named {name:?} already exists; tart would replace it, so pick another name"
-        )));
-    }
-    Ok(())
-}
-
-/// A clone source: a local VM (404 when missing) or an image reference. Returns its
-/// disk size in GB when known.
-fn clone_source(app: &Core, source: &str) -> Result<Option<u64>, Error> {
-    if validate::vm_name(source).is_ok() {
-        local_state(app, source)?;
-        return Ok(ops::home(app).and_then(|h| disk_gb(&h, source)));
-    }
-    if validate::oci_reference(source).is_ok() {
-        // A cached image's size, when the inventory lists it ("50G").
-        let size = app
-            .inventory
-            .vm(source)
-            .and_then(|vm| vm.disk_size)
-            .and_then(|s| s.trim_end_matches('G').parse::<f64>().ok())
-            .map(|gb| gb as u64);
-        return Ok(size);
-    }
-    Err(not_found(source))
-}
-
 /// `POST /api/vms/create`.
 pub fn create(web: &Arc<Web>, body: Option<Value>) -> Result<Reply, Error> {
-    let app = &web.core;
     let mut f = Fields::new(body, false)?;
     let name = new_name(&mut f, "name");
     let source = f.string("source_vm").filter(|s| !s.is_empty());
@@ -137,42 +103,25 @@ pub fn create(web: &Arc<Web>, body: Option<Value>) -> Result<Reply, Error> {
     let memory = f.int("memory", VM_MEMORY_GB_RANGE.0, VM_MEMORY_GB_RANGE.1);
     let disk = f.int("disk_size", VM_DISK_GB_RANGE.0, VM_DISK_GB_RANGE.1);
     f.finish()?;
-    let name = name.expect("checked above");
-    let source_disk_gb = match &source {
-        Some(source) => clone_source(app, source)?,
-        None => None,
-    };
-    if let (Some(wanted), Some(have)) = (disk, source_disk_gb)
-        && wanted < have
-    {
-        return Err(Error::invalid_field(
-            "value_error",
-            "disk_size",
-            format!("Value error, the disk can only grow: the source has {have} GB"),
-            json!(wanted),
-        ));
-    }
-    must_be_free(app, &name)?;
     let empty = if macos {
-        Empty::Macos {
+        EmptyOs::Macos {
             ipsw: ipsw.unwrap_or_else(|| "latest".into()),
         }
     } else {
-        Empty::Linux
+        EmptyOs::Linux
     };
-    accepted(ops::create::submit_create(
-        app,
-        CreateRequest {
-            name,
+    accepted(
+        web,
+        Create {
+            name: name.expect("checked above"),
             source,
             empty,
             cpu,
             memory_gb: memory,
             disk_gb: disk.unwrap_or(DEFAULT_NEW_DISK_GB),
             disk_given: disk.is_some(),
-            source_disk_gb,
         },
-    )?)
+    )
 }
 
 /// `latest`, an http(s) URL or an absolute path; never something tart could read as an
@@ -197,7 +146,6 @@ fn check_ipsw(ipsw: &str) -> Result<(), String> {
 
 /// `POST /api/vms/{name}/clone`: `{name}` is a local VM or an image reference.
 pub fn clone(web: &Arc<Web>, source: &str, body: Option<Value>) -> Result<Reply, Error> {
-    let app = &web.core;
     if validate::vm_name(source).is_err() && validate::oci_reference(source).is_err() {
         return Err(not_found(source));
     }
@@ -205,15 +153,14 @@ pub fn clone(web: &Arc<Web>, source: &str, body: Option<Value>) -> Result<Reply,
     let target = new_name(&mut f, "new_name");
     let start = f.bool("start_after_clone").unwrap_or(false);
     f.finish()?;
-    let target = target.expect("checked above");
-    clone_source(app, source)?;
-    must_be_free(app, &target)?;
-    accepted(ops::create::submit_clone(
-        app,
-        source.to_string(),
-        target,
-        start,
-    )?)
+    accepted(
+        web,
+        Clone {
+            source: source.to_string(),
+            new_name: target.expect("checked above"),
+            start_after: start,
+        },
+    )
 }
 
 /// `GET /api/vms/categorized`: cached images and local VMs, as two lists of VM rows.
@@ -229,7 +176,7 @@ pub fn categorized(web: &Web) -> Reply {
 /// `GET /api/vms/available-images`.
 pub fn available_images(web: &Web) -> Reply {
     let app = &web.core;
-    Reply::json(200, &catalog::available_images(ops::home(app).as_deref()))
+    Reply::json(200, &catalog::available_images(app.backend.as_ref()))
 }
 
 /// `GET /api/tasks/active`.
@@ -238,23 +185,8 @@ pub fn active_tasks(web: &Web) -> Reply {
     Reply::json_bytes(200, Body::Owned(app.tasks.active_json()))
 }
 
-/// 409 unless the local VM `name` is stopped now.
-fn must_be_stopped(app: &Core, name: &str, doing: &str) -> Result<(), Error> {
-    match local_state(app, name)? {
-        VmState::Stopped => Ok(()),
-        VmState::Suspended if doing == "rename" => Ok(()),
-        VmState::Running => Err(Error::Conflict(format!(
-            "VM {name:?} is running; stop it to {doing} it"
-        ))),
-        VmState::Suspended => Err(Error::Conflict(format!(
-            "VM {name:?} is suspended; resume and stop it to {doing} it"
-        ))),
-    }
-}
-
 /// `POST /api/vms/{name}/settings`.
 pub fn settings(web: &Arc<Web>, name: &str, body: Option<Value>) -> Result<Reply, Error> {
-    let app = &web.core;
     path_name(name)?;
     let mut f = Fields::new(body, false)?;
     let cpu = f.int("cpu", VM_CPU_RANGE.0, VM_CPU_RANGE.1);
@@ -284,18 +216,13 @@ pub fn settings(web: &Arc<Web>, name: &str, body: Option<Value>) -> Result<Reply
         f.invalid_body("nothing to change: give cpu, memory, display, disk_size or random_mac");
     }
     f.finish()?;
-    must_be_stopped(app, name, "change")?;
-    if let (Some(wanted), Some(have)) = (disk, ops::home(app).and_then(|h| disk_gb(&h, name)))
-        && wanted < have
-    {
-        return Err(Error::invalid_field(
-            "value_error",
-            "disk_size",
-            format!("Value error, the disk can only grow: it has {have} GB"),
-            json!(wanted),
-        ));
-    }
-    accepted(ops::settings::submit(app, name.to_string(), changes)?)
+    accepted(
+        web,
+        Settings {
+            name: name.to_string(),
+            changes,
+        },
+    )
 }
 
 /// `WIDTHxHEIGHT`, each side 1..=MAX_DISPLAY_SIDE.
@@ -313,43 +240,29 @@ fn is_display(text: &str) -> bool {
 
 /// `POST /api/vms/{name}/rename`.
 pub fn rename(web: &Arc<Web>, name: &str, body: Option<Value>) -> Result<Reply, Error> {
-    let app = &web.core;
     path_name(name)?;
     let mut f = Fields::new(body, false)?;
     let target = new_name(&mut f, "new_name");
     f.finish()?;
-    let target = target.expect("checked above");
-    must_be_stopped(app, name, "rename")?;
-    must_be_free(app, &target)?;
-    accepted(ops::rename::submit(app, name.to_string(), target)?)
+    accepted(
+        web,
+        Rename {
+            name: name.to_string(),
+            new_name: target.expect("checked above"),
+        },
+    )
 }
 
 /// `POST /api/vms/{name}/suspend`.
 pub fn suspend(web: &Arc<Web>, name: &str, body: Option<Value>) -> Result<Reply, Error> {
-    let app = &web.core;
     path_name(name)?;
     Fields::new(body, true)?.finish()?;
-    match local_state(app, name)? {
-        VmState::Running => {}
-        VmState::Suspended => {
-            return Err(Error::Conflict(format!("VM {name:?} is already suspended")));
-        }
-        VmState::Stopped => {
-            return Err(Error::Conflict(format!("VM {name:?} is not running")));
-        }
-    }
-    let os = app
-        .inventory
-        .vm(name)
-        .and_then(|vm| vm.os)
-        .or_else(|| app.tart.local_settings(name).and_then(|s| s.os));
-    if os.as_deref() != Some("darwin") {
-        return Err(Error::Conflict(format!(
-            "VM {name:?} is not a macOS VM; tart can only suspend macOS VMs"
-        )));
-    }
-    ops::suspend::check_suspendable(app, name).map_err(Error::Conflict)?;
-    accepted(ops::suspend::submit(app, name.to_string())?)
+    accepted(
+        web,
+        Suspend {
+            name: name.to_string(),
+        },
+    )
 }
 
 /// The options of a prune body.
@@ -379,29 +292,24 @@ fn prune_options(body: Option<Value>) -> Result<PruneOptions, Error> {
 
 /// `POST /api/prune/preview`: what `tart prune` with these options would remove now.
 pub fn prune_preview(web: &Web, body: Option<Value>) -> Result<Reply, Error> {
-    let app = &web.core;
     let options = prune_options(body)?;
-    let home = ops::home(app).ok_or_else(|| {
-        Error::Unavailable("tart's home folder is unknown (no TART_HOME, no HOME)".into())
-    })?;
-    let doomed = prune_home::preview(&home, &options, SystemTime::now());
-    let entries: Vec<Value> = doomed.iter().map(prune_home::Entry::to_json).collect();
+    let doomed = web.core.backend.prune_preview(&options)?;
+    let total = total_bytes(&doomed);
+    let entries: Vec<Value> = doomed.iter().map(|e| e.to_json()).collect();
     Ok(Reply::json(
         200,
-        &json!({ "entries": entries, "total_bytes": prune_home::total_bytes(&doomed) }),
+        &json!({ "entries": entries, "total_bytes": total }),
     ))
 }
 
 /// `POST /api/prune`.
 pub fn prune(web: &Arc<Web>, body: Option<Value>) -> Result<Reply, Error> {
-    let app = &web.core;
     let options = prune_options(body)?;
-    accepted(ops::prune::submit(app, options)?)
+    accepted(web, Prune { options })
 }
 
 /// `POST /api/registries/login`.
 pub fn login(web: &Arc<Web>, body: Option<Value>) -> Result<Reply, Error> {
-    let app = &web.core;
     let mut f = Fields::new(body, false)?;
     f.secret("password");
     let host = registry_host(&mut f);
@@ -432,25 +340,28 @@ pub fn login(web: &Arc<Web>, body: Option<Value>) -> Result<Reply, Error> {
     }
     let insecure = f.bool("insecure").unwrap_or(false);
     f.finish()?;
-    accepted(ops::registry::submit_login(
-        app,
-        host.expect("checked above"),
-        username.expect("checked above"),
-        Password::new(password.expect("checked above")),
-        insecure,
-    )?)
+    accepted(
+        web,
+        Login {
+            host: host.expect("checked above"),
+            username: username.expect("checked above"),
+            password: Password::new(password.expect("checked above")),
+            insecure,
+        },
+    )
 }
 
 /// `POST /api/registries/logout`.
 pub fn logout(web: &Arc<Web>, body: Option<Value>) -> Result<Reply, Error> {
-    let app = &web.core;
     let mut f = Fields::new(body, false)?;
     let host = registry_host(&mut f);
     f.finish()?;
-    accepted(ops::registry::submit_logout(
-        app,
-        host.expect("checked above"),
-    )?)
+    accepted(
+        web,
+        Logout {
+            host: host.expect("checked above"),
+        },
+    )
 }
 
 /// A registry host (`ghcr.io`, `localhost:5000`), as tart's reference grammar has it.

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::backend::tart::run::{Display, Network, SharedDir, StartOptions};
-use crate::core::tasks::start;
+use crate::backend::host::{Display, Network, SharedDir, StartOptions};
+use crate::core::ops::start::Start;
 use crate::web::error::Error;
 use crate::web::reply::Reply;
 use crate::web::state::Web;
@@ -37,17 +37,13 @@ pub fn start(app: &Arc<Web>, name: &str, body: Option<Value>) -> Result<Reply, E
         });
     }
     let options = start_options(body)?;
-    let vm = super::handlers::find_vm(app, name)?;
-    if vm.source.as_deref() == Some("oci") {
-        return Err(Error::BadRequest(format!(
-            "{name:?} is an OCI image; clone it to a local VM to run it"
-        )));
-    }
-    if vm.status == "running" && super::handlers::still_running(app, name) {
-        return Err(Error::Conflict(format!("VM {name:?} is already running")));
-    }
-    let task = start::submit(&app.core, name, options)?;
-    Ok(Reply::task_accepted(&task))
+    super::handlers::accepted(
+        app,
+        Start {
+            name: name.to_string(),
+            options,
+        },
+    )
 }
 
 /// The start body as options; an absent or `null` body is `{}`.

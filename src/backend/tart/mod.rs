@@ -1,20 +1,28 @@
-//! Talking to `tart`: the argv of every call we make, typed wrappers for the quick
+//! The local `tart` CLI as a backend ([`LocalTart`]): the argv of every call we make, typed wrappers for the quick
 //! queries, and the parsers for their output. User values always come after `--`, and
 //! are validated before they get here (`crate::core::validate`).
 
+mod boot;
+mod call;
+mod exec;
 pub mod home;
 pub mod lifecycle;
+mod local;
 pub mod os;
 pub mod parse;
 pub mod prune;
 pub mod run;
+pub mod run_log;
+mod shutdown;
 pub mod version;
 pub mod watch;
+
+pub use local::LocalTart;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use crate::process::supervisor::{Line, Outcome, TartRunner};
+pub use crate::process::supervisor::{Outcome, TartRunner};
 pub use parse::{ListEntry, VmDetails};
 
 /// Why a query to `tart` failed.

@@ -216,20 +216,6 @@ pub fn clean_line(raw: &str) -> String {
     out
 }
 
-/// Memory in MiB as the API shows it: whole GiB as `NG`, otherwise `NM`.
-pub fn memory_label(mib: u64) -> String {
-    if mib >= 1024 && mib.is_multiple_of(1024) {
-        format!("{}G", mib / 1024)
-    } else {
-        format!("{mib}M")
-    }
-}
-
-/// Disk in tart's GB as the API shows it: `50G`.
-pub fn disk_label(gb: u64) -> String {
-    format!("{gb}G")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,10 +246,6 @@ mod tests {
             (d.cpu, d.memory_mib, d.disk_gb),
             (Some(4), Some(8192), Some(50))
         );
-        assert_eq!(memory_label(8192), "8G");
-        assert_eq!(memory_label(1536), "1536M");
-        assert_eq!(memory_label(512), "512M");
-        assert_eq!(disk_label(50), "50G");
     }
 
     #[test]

@@ -1,233 +1,237 @@
-//! Making VMs: `create_vm` (from a VM or an image with `tart clone`, or empty with
-//! `tart create --linux` / `--from-ipsw`, then one `tart set`) and `clone_vm` (a clone,
-//! optionally started). The web layer has checked the body and that the new name is
-//! free (tart would silently replace a VM of that name, even a running one).
+//! Making VMs: `create_vm` (from a VM or an image, or empty: Linux, or macOS from a
+//! restore image; then one change of settings) and `clone_vm` (a copy, optionally
+//! started). Both refuse a taken name (409: tart would silently replace a VM of that
+//! name, even a running one), a source that is not there (404) and a disk that would
+//! shrink below the source's (422). They may download for hours: the transfer lane,
+//! cancellable.
 //!
-//! Stages: a clone from an image that is not cached yet is `pulling` (with `progress`)
-//! and then `cloning`; a create from an IPSW is `downloading` and then `installing`,
-//! each with its own 0–100 % `progress`, as tart prints them; `configuring` is the
-//! `tart set`; `starting` the start after a clone.
+//! Stages, as the host reports them: `pulling` (an image not cached yet) and `cloning`;
+//! `downloading` and `installing` (a restore image); then `configuring` (the settings)
+//! and, for a clone that starts, `starting`.
 
-use std::sync::Arc;
-use std::time::Duration;
+use serde_json::{Value, json};
 
-use serde_json::json;
-
-use super::{check, complete, home, step, track_progress};
-use crate::backend::tart::lifecycle::{
-    SetChanges, clone_args, create_ipsw_args, create_linux_args, display_refit, set_args,
+use super::start::start_result;
+use super::{Operation, Refusal, local_state, must_be_free, not_found};
+use crate::backend::host::{
+    Done, EmptyOs, Failure, OpRequest, OpSink, SetChanges, StartOptions, Started,
 };
-use crate::core::Core;
-use crate::core::tasks::model::TaskStatus;
-use crate::core::tasks::scheduler::{Keys, QueueFull};
-use crate::core::tasks::{Action, Task};
-use crate::limits::{TART_CHANGE_TIMEOUT, TART_CREATE_TIMEOUT};
-
-/// What an empty VM runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Empty {
-    Linux,
-    /// macOS from `latest`, an https URL or a path to an `.ipsw`.
-    Macos {
-        ipsw: String,
-    },
-}
+use crate::core::tasks::Action;
+use crate::core::tasks::scheduler::{Keys, Lane};
+use crate::core::tasks::sink::TaskSink;
+use crate::core::{Core, validate};
 
 /// A checked `POST /api/vms/create` body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreateRequest {
+pub struct Create {
     pub name: String,
-    /// A local VM or an image reference to clone; `None` makes an empty VM.
+    /// A local VM or an image reference to copy; `None` makes an empty VM.
     pub source: Option<String>,
-    pub empty: Empty,
+    pub empty: EmptyOs,
     pub cpu: Option<u64>,
     pub memory_gb: Option<u64>,
-    /// For a clone: grow the disk to this (only when bigger than the source's).
-    /// For an empty VM: its size (default 50).
+    /// For a copy: grow the disk to this (only when bigger than the source's).
+    /// For an empty VM: its size.
     pub disk_gb: u64,
+    /// Whether the body gave `disk_size` (a copy keeps its source's disk otherwise).
     pub disk_given: bool,
-    /// The source's disk in GB, when known: a clone's disk only grows past it.
-    pub source_disk_gb: Option<u64>,
 }
 
-/// The timeout of a long step: its own limit, and never more than `--tart-timeout`
-/// (which sets the pull timeout too).
-fn long(app: &Core, limit: Duration) -> Duration {
-    limit.min(app.config.timeouts.pull)
-}
-
-/// Queues `create_vm`.
-pub fn submit_create(app: &Arc<Core>, request: CreateRequest) -> Result<Task, QueueFull> {
-    let name = request.name.clone();
-    super::submit(
-        app,
-        Action::CreateVm,
-        Some(&name),
-        Keys::One(name.clone()),
-        move |app, id| create(app, id, &request),
-    )
-}
-
-/// Queues `clone_vm`.
-pub fn submit_clone(
-    app: &Arc<Core>,
-    source: String,
-    new_name: String,
-    start_after: bool,
-) -> Result<Task, QueueFull> {
-    let name = new_name.clone();
-    // The source too: it must not be renamed or deleted while it is copied.
-    let keys = Keys::Two(source.clone(), new_name.clone());
-    super::submit(app, Action::CloneVm, Some(&name), keys, move |app, id| {
-        clone(app, id, &source, &new_name, start_after)
-    })
-}
-
-/// Reads clone output: `pulling …`/`NN%` while an image comes, then `cloning`.
-fn clone_line(task: &mut Task, line: &str) {
-    if line.starts_with("pulling") {
-        task.stage = Some("pulling".into());
+/// A copy source: a local VM (404 when missing) or an image reference. Returns its disk
+/// size in GB when known.
+fn source_disk(core: &Core, source: &str) -> Result<Option<u64>, Refusal> {
+    if validate::vm_name(source).is_ok() {
+        local_state(core, source)?;
+        return Ok(core.backend.disk_gb(source));
     }
-    track_progress(task, line);
-}
-
-/// Reads `create --from-ipsw` output: the download and the install phases.
-fn ipsw_line(task: &mut Task, line: &str) {
-    if line.starts_with("Fetching ") || line.starts_with("Looking up") {
-        task.stage = Some("downloading".into());
-        task.progress = Some(0.0);
-    } else if line.starts_with("Using cached") {
-        task.stage = Some("downloading".into());
-        task.progress = Some(100.0);
-    } else if line.starts_with("Installing OS") {
-        task.stage = Some("installing".into());
-        task.progress = Some(0.0);
+    if validate::oci_reference(source).is_ok() {
+        // A cached image's size, when the inventory lists it ("50G").
+        return Ok(core
+            .inventory
+            .vm(source)
+            .and_then(|vm| vm.disk_size)
+            .and_then(|s| s.trim_end_matches('G').parse::<f64>().ok())
+            .map(|gb| gb as u64));
     }
-    track_progress(task, line);
+    Err(not_found(source))
 }
 
-/// `tart clone`; true when it worked (the task has failed otherwise).
-fn clone_step(app: &Core, id: &str, source: &str, new_name: &str) -> bool {
-    app.tasks.update(id, |t| t.stage = Some("cloning".into()));
-    let timeout = long(app, app.config.timeouts.pull);
-    let Some(outcome) = step(
-        app,
-        id,
-        &clone_args(source, new_name),
-        None,
-        timeout,
-        Some(&clone_line),
-    ) else {
-        return false;
-    };
-    if outcome.success() {
-        app.tasks.update(id, |t| {
-            if t.progress.is_some() {
-                t.progress = Some(100.0);
+impl Create {
+    /// The disk to grow a copy to: only a given size bigger than the source's.
+    fn grow_to(&self, source_gb: Option<u64>) -> Option<u64> {
+        (self.disk_given && self.source.is_some())
+            .then_some(self.disk_gb)
+            .filter(|gb| source_gb.is_none_or(|have| *gb > have))
+    }
+}
+
+impl Operation for Create {
+    fn action(&self) -> Action {
+        Action::CreateVm
+    }
+
+    fn target(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+
+    fn lane(&self) -> Lane {
+        Lane::Transfer
+    }
+
+    fn check(&self, core: &Core) -> Result<(), Refusal> {
+        if let Some(source) = &self.source {
+            let have = source_disk(core, source)?;
+            if let (true, Some(have)) = (self.disk_given, have)
+                && self.disk_gb < have
+            {
+                return Err(Refusal::Invalid {
+                    field: "disk_size",
+                    message: format!(
+                        "Value error, the disk can only grow: the source has {have} GB"
+                    ),
+                    input: json!(self.disk_gb),
+                });
             }
-            t.stage = Some("cloning".into());
-        });
+        }
+        must_be_free(core, &self.name)
     }
-    check(app, id, "clone", &outcome, timeout)
-}
 
-fn create(app: &Arc<Core>, id: &str, request: &CreateRequest) {
-    let name = request.name.as_str();
-    let made = match (&request.source, &request.empty) {
-        (Some(source), _) => clone_step(app, id, source, name),
-        (None, Empty::Linux) => {
-            let timeout = long(app, TART_CHANGE_TIMEOUT);
-            let args = create_linux_args(name, request.disk_gb);
-            step(app, id, &args, None, timeout, None)
-                .is_some_and(|o| check(app, id, "create", &o, timeout))
+    fn request(&self) -> OpRequest {
+        match &self.source {
+            Some(source) => OpRequest::Clone {
+                source: source.clone(),
+                new_name: self.name.clone(),
+            },
+            None => OpRequest::Create {
+                name: self.name.clone(),
+                os: self.empty.clone(),
+                disk_gb: self.disk_gb,
+            },
         }
-        (None, Empty::Macos { ipsw }) => {
-            let timeout = long(app, TART_CREATE_TIMEOUT);
-            let args = create_ipsw_args(name, ipsw, request.disk_gb);
-            step(app, id, &args, None, timeout, Some(&ipsw_line))
-                .is_some_and(|o| check(app, id, "create", &o, timeout))
-        }
-    };
-    app.inventory.invalidate(name);
-    if !made {
-        return;
     }
-    let grow = request
-        .disk_given
-        .then_some(request.disk_gb)
-        .filter(|_| request.source.is_some())
-        .filter(|gb| request.source_disk_gb.is_none_or(|source| *gb > source));
-    let changes = SetChanges {
-        cpu: request.cpu,
-        memory_mib: request.memory_gb.map(|gb| gb * 1024),
-        disk_gb: grow,
-        display_refit: home(app).and_then(|h| display_refit(&h, name)),
-        ..SetChanges::default()
-    };
-    if !changes.is_empty() {
-        app.tasks
-            .update(id, |t| t.stage = Some("configuring".into()));
-        let timeout = long(app, TART_CHANGE_TIMEOUT);
-        let Some(outcome) = step(app, id, &set_args(name, &changes), None, timeout, None) else {
-            return;
+
+    /// Make the VM, then change its settings in one step when the body asked for any.
+    fn run(&self, core: &Core, sink: &mut TaskSink) -> Result<Done, Failure> {
+        let source_gb = match &self.source {
+            Some(source) => source_disk(core, source).ok().flatten(),
+            None => None,
         };
-        if !outcome.success() {
-            let why = super::failure("set", &outcome, timeout);
-            app.refresh_quietly();
-            app.tasks.update(id, |t| {
-                t.fail(format!(
-                    "VM {name} was made, but its settings were not: {why}"
-                ))
-            });
-            return;
+        core.backend.execute(self.request(), sink)?;
+        let changes = SetChanges {
+            cpu: self.cpu,
+            memory_mib: self.memory_gb.map(|gb| gb * 1024),
+            disk_gb: self.grow_to(source_gb),
+            ..SetChanges::default()
+        };
+        if !changes.is_empty() {
+            sink.stage(Some("configuring"));
+            let request = OpRequest::Configure {
+                name: self.name.clone(),
+                changes,
+            };
+            core.backend
+                .execute(request, sink)
+                .map_err(|failure| match failure {
+                    Failure::Failed(why) => Failure::Failed(format!(
+                        "VM {} was made, but its settings were not: {why}",
+                        self.name
+                    )),
+                    cancelled => cancelled,
+                })?;
         }
+        sink.stage(None);
+        Ok(Done::Ok)
     }
-    app.inventory.invalidate(name);
-    app.refresh_quietly(); // the new row is listed before the task ends
-    app.tasks.update(id, |t| t.stage = None);
-    complete(
-        app,
-        id,
-        json!({ "message": format!("VM {name} created"), "name": name }),
-    );
+
+    fn result(&self, _done: &Done) -> Value {
+        json!({ "message": format!("VM {} created", self.name), "name": self.name })
+    }
 }
 
-fn clone(app: &Arc<Core>, id: &str, source: &str, new_name: &str, start_after: bool) {
-    if !clone_step(app, id, source, new_name) {
-        app.inventory.invalidate(new_name);
-        return;
+/// `clone_vm`: copies `source` (a local VM or an image) to `new_name`, and starts the
+/// copy when `start_after`.
+pub struct Clone {
+    pub source: String,
+    pub new_name: String,
+    pub start_after: bool,
+}
+
+impl Operation for Clone {
+    fn action(&self) -> Action {
+        Action::CloneVm
     }
-    app.inventory.invalidate(new_name);
-    app.refresh_quietly();
-    if !start_after {
-        app.tasks.update(id, |t| t.stage = None);
-        return complete(
-            app,
-            id,
-            json!({ "message": format!("VM {new_name} cloned from {source}"), "name": new_name }),
-        );
+
+    fn target(&self) -> Option<&str> {
+        Some(&self.new_name)
     }
-    app.tasks.update(id, |t| {
-        t.stage = Some("starting".into());
-        t.progress = None;
-    });
-    crate::core::tasks::actions::start(app, id, new_name);
-    app.tasks.update(id, |t| {
-        t.stage = None;
-        match t.status {
-            TaskStatus::Completed => {
-                let mut result = t.result.take().unwrap_or_else(|| json!({}));
-                result["name"] = json!(new_name);
-                result["message"] =
-                    json!(format!("VM {new_name} cloned from {source} and started"));
-                t.result = Some(result);
-            }
-            _ => {
-                let why = t.error.take().unwrap_or_default();
-                t.fail(format!(
-                    "VM {new_name} was cloned from {source}, but it did not start: {why}"
-                ));
-            }
+
+    /// The source too: it must not be renamed or deleted while it is copied.
+    fn keys(&self) -> Keys {
+        Keys::Two(self.source.clone(), self.new_name.clone())
+    }
+
+    fn lane(&self) -> Lane {
+        Lane::Transfer
+    }
+
+    fn check(&self, core: &Core) -> Result<(), Refusal> {
+        source_disk(core, &self.source)?;
+        must_be_free(core, &self.new_name)
+    }
+
+    fn request(&self) -> OpRequest {
+        OpRequest::Clone {
+            source: self.source.clone(),
+            new_name: self.new_name.clone(),
         }
-    });
+    }
+
+    /// The copy, listed at once; then, when asked, its start.
+    fn run(&self, core: &Core, sink: &mut TaskSink) -> Result<Done, Failure> {
+        core.backend.execute(self.request(), sink)?;
+        core.inventory.invalidate(&self.new_name);
+        core.refresh_quietly();
+        if !self.start_after {
+            sink.stage(None);
+            return Ok(Done::Ok);
+        }
+        sink.stage(Some("starting"));
+        sink.progress(None);
+        let request = OpRequest::Start {
+            name: self.new_name.clone(),
+            options: StartOptions::default(),
+        };
+        let done = core
+            .backend
+            .execute(request, sink)
+            .map_err(|failure| match failure {
+                Failure::Failed(why) => Failure::Failed(format!(
+                    "VM {} was cloned from {}, but it did not start: {why}",
+                    self.new_name, self.source
+                )),
+                cancelled => cancelled,
+            })?;
+        sink.stage(None);
+        Ok(done)
+    }
+
+    fn effect(&self, core: &Core, done: &Done) {
+        if let Done::Started(Started { ip, .. }) = done {
+            let change = crate::core::inventory::Change::Started { ip: ip.clone() };
+            core.inventory.apply(&self.new_name, change);
+        }
+    }
+
+    fn result(&self, done: &Done) -> Value {
+        let (source, name) = (&self.source, &self.new_name);
+        match done {
+            Done::Started(started) => {
+                let mut result = start_result(name, Some(started));
+                result["name"] = json!(name);
+                result["message"] = json!(format!("VM {name} cloned from {source} and started"));
+                result
+            }
+            _ => json!({ "message": format!("VM {name} cloned from {source}"), "name": name }),
+        }
+    }
 }

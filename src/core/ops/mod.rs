@@ -1,122 +1,180 @@
-//! The operations that make and change VMs (api-next §2–§3): create, clone, settings,
-//! rename, suspend, prune, registry login and logout. One file per operation; this file
-//! holds what they share: submitting a job, running one `tart` step for a task, ending
-//! the task, and the VM's *current* state for the 409 checks.
+//! Operations: everything the API can ask a VM host to do, one file each. An operation
+//! is a value implementing [`Operation`]; it declares its task's action and target, the
+//! names it locks, its lane, its checks (404/409 from the VM's *current* state), the
+//! [`OpRequest`] it asks of the backend, its effect on the inventory and its result.
+//! [`submit`] is the one way to run one: check, queue, and — on a task worker — run,
+//! apply the effect, and end the task.
 //!
-//! Threading: handlers call the `submit` functions, which only queue a job; the job runs
-//! on the worker pool and writes into its task through the store (never holding the
-//! store's lock across a `tart` call). Jobs are keyed like the other actions so actions
-//! on one VM run in order.
+//! Threading: [`submit`] runs on an HTTP worker and only reads cached or cheaply
+//! re-read state (a bounded wait for the refresher at most); the operation's run and
+//! effect happen on a scheduler lane, never holding the store's lock across a backend
+//! call.
 
 pub mod create;
+pub mod delete;
 pub mod prune;
+pub mod pull;
 pub mod registry;
 pub mod rename;
 pub mod settings;
+pub mod start;
+pub mod stop;
 pub mod suspend;
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::backend::tart::Outcome;
-use crate::backend::tart::home::tart_home;
-use crate::backend::tart::prune::is_running;
+use crate::backend::host::{Done, Failure, OpRequest, VmState};
 use crate::core::Core;
-use crate::core::tasks::model::TaskStatus;
 use crate::core::tasks::queue::queue;
 use crate::core::tasks::scheduler::{Keys, Lane, QueueFull};
+use crate::core::tasks::sink::TaskSink;
 use crate::core::tasks::{Action, Task};
 use crate::limits::FRESH_CHECK_WAIT;
 
-/// Queues `job` as the body of a new task for `action` on `vm_name`, holding `keys`
-/// while it runs (one name; two for a rename; the whole home for a prune, which may
-/// remove any VM or image). Fails when the queue is full (a 429).
-pub fn submit(
-    app: &Arc<Core>,
-    action: Action,
-    vm_name: Option<&str>,
-    keys: Keys,
-    job: impl FnOnce(&Arc<Core>, &str) + Send + 'static,
-) -> Result<Task, QueueFull> {
-    // Clones and creates may download for hours: the transfer lane, cancellable.
-    let (lane, cancellable) = match action {
-        Action::CreateVm | Action::CloneVm => (Lane::Transfer, true),
-        Action::Prune => (Lane::Quick, true),
-        _ => (Lane::Quick, false),
-    };
-    queue(app, action, vm_name, keys, lane, cancellable, job)
-}
+/// One operation, declared. Implementors are plain values holding the checked request.
+pub trait Operation: Send + 'static {
+    /// The task's action (its wire name).
+    fn action(&self) -> Action;
 
-pub use crate::core::tasks::step::{step, track_progress};
+    /// What the task acts on (a VM, or an image reference for a pull); `None` for
+    /// host-wide operations (prune, registries).
+    fn target(&self) -> Option<&str>;
 
-/// The error of a failed step: `tart <verb> failed (exit code N): <last line>`.
-pub fn failure(verb: &str, outcome: &Outcome, timeout: Duration) -> String {
-    let code = outcome
-        .exit_code
-        .map(|c| format!(" (exit code {c})"))
-        .unwrap_or_default();
-    format!("tart {verb} failed{code}: {}", outcome.describe(timeout))
-}
-
-/// Fails the task with [`failure`] (or as cancelled); returns whether the step
-/// succeeded.
-pub fn check(app: &Core, id: &str, verb: &str, outcome: &Outcome, timeout: Duration) -> bool {
-    if outcome.aborted {
-        app.tasks.update(id, |t| t.cancel());
-    } else if !outcome.success() {
-        app.tasks
-            .update(id, |t| t.fail(failure(verb, outcome, timeout)));
+    /// The names the job holds while it waits and runs: by default its target.
+    fn keys(&self) -> Keys {
+        Keys::One(self.target().unwrap_or_default().to_string())
     }
-    outcome.success()
+
+    /// The workers it runs on: short calls by default.
+    fn lane(&self) -> Lane {
+        Lane::Quick
+    }
+
+    /// Refuses what the VM's current state does not allow (404, 409), before anything
+    /// is queued; asks afresh before refusing on cached state (see [`current_state`]).
+    fn check(&self, _core: &Core) -> Result<(), Refusal> {
+        Ok(())
+    }
+
+    /// What the backend is asked to do.
+    fn request(&self) -> OpRequest;
+
+    /// The job: by default the one request. Operations made of several requests (a
+    /// create that configures, a clone that starts) run them here in order.
+    fn run(&self, core: &Core, sink: &mut TaskSink) -> Result<Done, Failure> {
+        core.backend.execute(self.request(), sink)
+    }
+
+    /// Its effect on the inventory after success, applied before the task completes,
+    /// so a client that sees the task end sees the effect too: by default a refresh.
+    fn effect(&self, core: &Core, _done: &Done) {
+        core.refresh_quietly();
+    }
+
+    /// The task's `result` after success.
+    fn result(&self, done: &Done) -> Value;
 }
 
-/// Completes the task with `result`.
-pub fn complete(app: &Core, id: &str, result: Value) {
-    app.tasks.update(id, |t| {
-        t.status = TaskStatus::Completed;
-        t.result = Some(result);
+/// Why an operation was not queued: the HTTP status is chosen in one place
+/// (`web::error`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// 404: no such VM (or source).
+    NotFound(String),
+    /// 409: the VM's current state does not allow it.
+    Conflict(String),
+    /// 400: the request names something this operation cannot act on (an image to run).
+    Unsuitable(String),
+    /// 422: a field's value contradicts the VM's current state (a disk that would
+    /// shrink).
+    Invalid {
+        field: &'static str,
+        message: String,
+        input: Value,
+    },
+    /// 429: too many tasks are waiting.
+    QueueFull,
+}
+
+impl From<QueueFull> for Refusal {
+    fn from(_: QueueFull) -> Refusal {
+        Refusal::QueueFull
+    }
+}
+
+/// Checks `op`, then queues it as a new task; answers the task as it is now (pending).
+pub fn submit<O: Operation>(core: &Arc<Core>, op: O) -> Result<Task, Refusal> {
+    op.check(core)?;
+    let action = op.action();
+    let target = op.target().map(str::to_string);
+    let (keys, lane) = (op.keys(), op.lane());
+    let cancellable = action.cancellable_while_running();
+    let task = queue(
+        core,
+        action,
+        target.as_deref(),
+        keys,
+        lane,
+        cancellable,
+        move |core, id| run(core, id, &op),
+    )?;
+    Ok(task)
+}
+
+/// Runs `op` for task `id` on a task worker and ends the task.
+fn run(core: &Arc<Core>, id: &str, op: &impl Operation) {
+    let names = names_of(op);
+    for name in &names {
+        core.inventory.invalidate(name);
+    }
+    core.tasks.update(id, |t| {
+        t.status = crate::core::tasks::model::TaskStatus::Running
     });
-}
-
-/// A VM's state as tart would see it now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VmState {
-    Running,
-    Suspended,
-    Stopped,
-}
-
-/// The `$TART_HOME` our tart children use.
-pub fn home(app: &Core) -> Option<PathBuf> {
-    tart_home(app.tart.runner().child_env())
-}
-
-/// The local VM `name`'s state read afresh from `$TART_HOME` (tart's own test: the lock
-/// on `config.json`, then `state.vzvmsave`), so a state cached before a change made
-/// outside the server never causes a wrong refusal. When the home holds no such VM (a
-/// `--tart` wrapper with its own home, or a VM made a moment ago), the inventory is
-/// refreshed (a bounded wait, [`FRESH_CHECK_WAIT`]) and asked. `None`: no such local VM.
-pub fn current_state(app: &Core, name: &str) -> Option<VmState> {
-    if let Some(home) = home(app) {
-        let dir = home.join("vms").join(name);
-        if ["config.json", "disk.img", "nvram.bin"]
-            .iter()
-            .all(|f| dir.join(f).is_file())
-        {
-            return Some(if is_running(&dir.join("config.json")) {
-                VmState::Running
-            } else if dir.join("state.vzvmsave").exists() {
-                VmState::Suspended
-            } else {
-                VmState::Stopped
+    let mut sink = TaskSink::new(core, id);
+    let outcome = op.run(core, &mut sink);
+    match outcome {
+        Ok(done) => {
+            op.effect(core, &done);
+            let result = op.result(&done);
+            core.tasks.update(id, |t| t.complete(result));
+        }
+        Err(failure) => {
+            // A failed call may have changed the host all the same (a clone that made
+            // the folder, a set that saved the config): the cached rows are suspect.
+            for name in &names {
+                core.inventory.invalidate(name);
+            }
+            core.refresh_quietly();
+            core.tasks.update(id, |t| match failure {
+                Failure::Cancelled => t.cancel(),
+                Failure::Failed(why) => t.fail(why),
             });
         }
     }
-    app.fresh_inventory(FRESH_CHECK_WAIT);
-    let vm = app.inventory.vm(name)?;
+}
+
+/// The VM names an operation holds (none for the whole home).
+fn names_of(op: &impl Operation) -> Vec<String> {
+    match op.keys() {
+        Keys::One(a) => vec![a],
+        Keys::Two(a, b) => vec![a, b],
+        Keys::Home => Vec::new(),
+    }
+}
+
+/// The local VM `name`'s state now: read afresh by the backend (for tart, the lock on
+/// `config.json` and `state.vzvmsave`), so a state cached before a change made outside
+/// the server never causes a wrong refusal. When the backend cannot tell (a VM made a
+/// moment ago, another home), the inventory is refreshed (a bounded wait,
+/// [`FRESH_CHECK_WAIT`]) and asked. `None`: no such local VM.
+pub fn current_state(core: &Core, name: &str) -> Option<VmState> {
+    if let Some(state) = core.backend.state_now(name) {
+        return Some(state);
+    }
+    core.fresh_inventory(FRESH_CHECK_WAIT);
+    let vm = core.inventory.vm(name)?;
     if vm.source.as_deref() == Some("oci") {
         return None;
     }
@@ -127,16 +185,70 @@ pub fn current_state(app: &Core, name: &str) -> Option<VmState> {
     })
 }
 
-/// Whether a local VM or any folder called `name` is in the home, or the inventory lists
-/// it: a new name must be free, because clone and create silently replace a VM (even a
-/// running one) and rename refuses.
-pub fn name_taken(app: &Core, name: &str) -> bool {
-    if home(app).is_some_and(|h| std::fs::symlink_metadata(h.join("vms").join(name)).is_ok()) {
-        return true;
+/// The local VM's current state, or a 404.
+pub fn local_state(core: &Core, name: &str) -> Result<VmState, Refusal> {
+    current_state(core, name).ok_or_else(|| not_found(name))
+}
+
+/// The 404 of a VM that is not there.
+pub fn not_found(name: &str) -> Refusal {
+    Refusal::NotFound(format!("VM {name:?} not found"))
+}
+
+/// A 409 unless `name` is free: a new name must be, because clone and create silently
+/// replace a VM (even a running one) and rename refuses. Taken when the backend sees
+/// anything by that name, or the inventory lists it (after one fresh look).
+pub fn must_be_free(core: &Core, name: &str) -> Result<(), Refusal> {
+    let taken = core.backend.name_in_use(name) || core.inventory.vm(name).is_some() || {
+        core.fresh_inventory(FRESH_CHECK_WAIT);
+        core.inventory.vm(name).is_some()
+    };
+    if taken {
+        return Err(Refusal::Conflict(format!(
+            "a VM named {name:?} already exists; tart would replace it, so pick another name"
+        )));
     }
-    if app.inventory.vm(name).is_some() {
-        return true;
+    Ok(())
+}
+
+/// A 409 unless the local VM `name` is stopped now (`doing` names the operation).
+/// A suspended VM may be renamed: its snapshot moves with it.
+pub fn must_be_stopped(core: &Core, name: &str, doing: &str) -> Result<(), Refusal> {
+    match local_state(core, name)? {
+        VmState::Stopped => Ok(()),
+        VmState::Suspended if doing == "rename" => Ok(()),
+        VmState::Running => Err(Refusal::Conflict(format!(
+            "VM {name:?} is running; stop it to {doing} it"
+        ))),
+        VmState::Suspended => Err(Refusal::Conflict(format!(
+            "VM {name:?} is suspended; resume and stop it to {doing} it"
+        ))),
     }
-    app.fresh_inventory(FRESH_CHECK_WAIT);
-    app.inventory.vm(name).is_some()
+}
+
+/// A VM from the inventory; an unknown name waits (at most [`FRESH_CHECK_WAIT`]) for
+/// one fresh refresh before the 404, so a VM made with the CLI a moment ago is found.
+pub fn find_vm(core: &Core, name: &str) -> Result<crate::core::inventory::Vm, Refusal> {
+    if let Some(vm) = core.inventory.vm(name) {
+        return Ok(vm);
+    }
+    core.fresh_inventory(FRESH_CHECK_WAIT);
+    core.inventory.vm(name).ok_or_else(|| not_found(name))
+}
+
+/// Whether `name` still runs, asked afresh before a 409 that the cached list suggests:
+/// a VM stopped with the CLI or by its guest a moment ago must not be refused.
+pub fn still_running(core: &Core, name: &str) -> bool {
+    if let Some(state) = core.backend.state_now(name) {
+        if state != VmState::Running {
+            core.inventory
+                .apply(name, crate::core::inventory::Change::Stopped);
+            core.request_refresh();
+        }
+        return state == VmState::Running;
+    }
+    core.fresh_inventory(FRESH_CHECK_WAIT);
+    core.inventory
+        .vm(name)
+        .is_some_and(|vm| vm.status == "running")
 }

@@ -1,56 +1,59 @@
-//! `prune`: `tart prune` with the body's options, under the whole-home key (it may
-//! remove any VM or image, so nothing else runs beside it). What it removed is found by
-//! looking at the candidates before and after (tart prints nothing): the result lists
-//! those entries and the bytes they took.
+//! `prune`: remove old or excess cached images or VMs, under the whole-home key (it may
+//! remove any VM or image, so nothing else runs beside it). Its result lists what it
+//! removed and the bytes those took. Cancellable.
 
-use std::sync::Arc;
+use serde_json::{Value, json};
 
-use serde_json::json;
-
-use super::{check, complete, home, step};
-use crate::backend::tart::prune::{self, PruneOptions, candidates, total_bytes};
+use super::Operation;
+use crate::backend::host::{Done, OpRequest, PruneOptions, total_bytes};
 use crate::core::Core;
-use crate::core::tasks::scheduler::{Keys, QueueFull};
-use crate::core::tasks::{Action, Task};
-use crate::limits::TART_PRUNE_TIMEOUT;
+use crate::core::tasks::Action;
+use crate::core::tasks::scheduler::Keys;
 
-/// Queues `prune` with `options`.
-pub fn submit(app: &Arc<Core>, options: PruneOptions) -> Result<Task, QueueFull> {
-    super::submit(app, Action::Prune, None, Keys::Home, move |app, id| {
-        run(app, id, &options)
-    })
+/// Prunes with `options`.
+pub struct Prune {
+    pub options: PruneOptions,
 }
 
-fn run(app: &Arc<Core>, id: &str, options: &PruneOptions) {
-    let home = home(app);
-    let before = home
-        .as_deref()
-        .map(|h| candidates(h, options.entries))
-        .unwrap_or_default();
-    let timeout = TART_PRUNE_TIMEOUT.min(app.config.timeouts.pull);
-    let outcome = step(app, id, &options.args(), None, timeout, None);
-    let mut removed: Vec<prune::Entry> = before
-        .into_iter()
-        .filter(|e| std::fs::symlink_metadata(&e.path).is_err())
-        .collect();
-    // Listed as the preview lists them: oldest access first.
-    removed.sort_by(|a, b| a.accessed.cmp(&b.accessed).then(a.name.cmp(&b.name)));
-    for entry in &removed {
-        app.inventory.invalidate(&entry.name);
+impl Operation for Prune {
+    fn action(&self) -> Action {
+        Action::Prune
     }
-    let Some(outcome) = outcome else { return };
-    app.refresh_quietly();
-    if check(app, id, "prune", &outcome, timeout) {
-        let freed = total_bytes(&removed);
-        let entries: Vec<_> = removed.iter().map(prune::Entry::to_json).collect();
-        complete(
-            app,
-            id,
-            json!({
-                "message": format!("Removed {} entries, {freed} bytes", removed.len()),
-                "removed": entries,
-                "freed_bytes": freed,
-            }),
-        );
+
+    fn target(&self) -> Option<&str> {
+        None
+    }
+
+    fn keys(&self) -> Keys {
+        Keys::Home
+    }
+
+    fn request(&self) -> OpRequest {
+        OpRequest::Prune {
+            options: self.options,
+        }
+    }
+
+    fn effect(&self, core: &Core, done: &Done) {
+        if let Done::Pruned(removed) = done {
+            for entry in removed {
+                core.inventory.invalidate(&entry.name);
+            }
+        }
+        core.refresh_quietly();
+    }
+
+    fn result(&self, done: &Done) -> Value {
+        let removed = match done {
+            Done::Pruned(removed) => removed.as_slice(),
+            _ => &[],
+        };
+        let freed = total_bytes(removed);
+        let entries: Vec<Value> = removed.iter().map(|e| e.to_json()).collect();
+        json!({
+            "message": format!("Removed {} entries, {freed} bytes", removed.len()),
+            "removed": entries,
+            "freed_bytes": freed,
+        })
     }
 }

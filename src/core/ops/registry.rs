@@ -1,93 +1,91 @@
-//! `login` and `logout`: `tart login --username <user> --password-stdin -- <host>` with
-//! the password written to tart's stdin, and `tart logout -- <host>`.
+//! `login` and `logout` of an image registry. The password lives only in the
+//! operation's [`Password`] until the backend hands it to the host: never in argv, the
+//! task, the journal or a log line.
 //!
-//! The password lives only in the job's [`Password`] until it is written to the pipe:
-//! never in argv (every local user can read a process's argv), the Task, the journal or
-//! a log line, and its `Debug` form is a placeholder so no panic message can carry it.
+//! Both are keyed by registry host, so a login and a logout of one registry run in
+//! order.
 
-use std::sync::Arc;
+use serde_json::{Value, json};
 
-use serde_json::json;
-
-use super::{check, complete, step};
-use crate::backend::tart::lifecycle::{login_args, logout_args};
+use super::Operation;
+use crate::backend::host::{Done, OpRequest, Password};
 use crate::core::Core;
-use crate::core::tasks::scheduler::{Keys, QueueFull};
-use crate::core::tasks::{Action, Task};
-use crate::limits::{TART_CHANGE_TIMEOUT, TART_LOGIN_TIMEOUT};
+use crate::core::tasks::Action;
+use crate::core::tasks::scheduler::Keys;
 
-/// A registry password; shown as `Password(…)` when debug-printed.
-pub struct Password(String);
+/// The key of a registry's tasks: a name no VM can have (it starts with NUL).
+fn key(host: &str) -> Keys {
+    Keys::One(format!("\u{0}registry:{host}"))
+}
 
-impl Password {
-    pub fn new(text: String) -> Password {
-        Password(text)
+/// Logs in to `host`.
+pub struct Login {
+    pub host: String,
+    pub username: String,
+    pub password: Password,
+    pub insecure: bool,
+}
+
+impl Operation for Login {
+    fn action(&self) -> Action {
+        Action::Login
+    }
+
+    fn target(&self) -> Option<&str> {
+        None
+    }
+
+    fn keys(&self) -> Keys {
+        key(&self.host)
+    }
+
+    fn request(&self) -> OpRequest {
+        OpRequest::Login {
+            host: self.host.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+            insecure: self.insecure,
+        }
+    }
+
+    /// A login changes no VM.
+    fn effect(&self, _core: &Core, _done: &Done) {}
+
+    fn result(&self, _done: &Done) -> Value {
+        json!({
+            "message": format!("Logged in to {} as {}", self.host, self.username),
+            "host": self.host,
+        })
     }
 }
 
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Password(…)")
+/// Logs out of `host`.
+pub struct Logout {
+    pub host: String,
+}
+
+impl Operation for Logout {
+    fn action(&self) -> Action {
+        Action::Logout
     }
-}
 
-/// The tasks of registry actions are keyed by host, so a login and a logout of one
-/// registry run in order.
-fn key(host: &str) -> String {
-    format!("\u{0}registry:{host}")
-}
+    fn target(&self) -> Option<&str> {
+        None
+    }
 
-/// Queues `login` to `host`.
-pub fn submit_login(
-    app: &Arc<Core>,
-    host: String,
-    username: String,
-    password: Password,
-    insecure: bool,
-) -> Result<Task, QueueFull> {
-    super::submit(
-        app,
-        Action::Login,
-        None,
-        Keys::One(key(&host)),
-        move |app, id| {
-            let mut input = password.0.into_bytes();
-            input.push(b'\n');
-            let timeout = TART_LOGIN_TIMEOUT.min(app.config.timeouts.pull);
-            let args = login_args(&host, &username, insecure);
-            let outcome = step(app, id, &args, Some(&input), timeout, None);
-            input.fill(0);
-            let Some(outcome) = outcome else { return };
-            if check(app, id, "login", &outcome, timeout) {
-                complete(
-                    app,
-                    id,
-                    json!({ "message": format!("Logged in to {host} as {username}"), "host": host }),
-                );
-            }
-        },
-    )
-}
+    fn keys(&self) -> Keys {
+        key(&self.host)
+    }
 
-/// Queues `logout` from `host`.
-pub fn submit_logout(app: &Arc<Core>, host: String) -> Result<Task, QueueFull> {
-    super::submit(
-        app,
-        Action::Logout,
-        None,
-        Keys::One(key(&host)),
-        move |app, id| {
-            let timeout = TART_CHANGE_TIMEOUT.min(app.config.timeouts.pull);
-            let Some(outcome) = step(app, id, &logout_args(&host), None, timeout, None) else {
-                return;
-            };
-            if check(app, id, "logout", &outcome, timeout) {
-                complete(
-                    app,
-                    id,
-                    json!({ "message": format!("Logged out of {host}"), "host": host }),
-                );
-            }
-        },
-    )
+    fn request(&self) -> OpRequest {
+        OpRequest::Logout {
+            host: self.host.clone(),
+        }
+    }
+
+    fn effect(&self, _core: &Core, _done: &Done) {}
+
+    fn result(&self, _done: &Done) -> Value {
+        json!({ "message": format!("Logged out of {}", self.host), "host": self.host })
+    }
 }

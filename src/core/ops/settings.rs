@@ -1,41 +1,53 @@
-//! `set_vm`: one `tart set` with every change of a settings body, on a stopped VM. The
-//! web layer checked that the VM is stopped (a `set` on a running VM changes the live
-//! disk; on a suspended one a new MAC breaks the restore) and that the disk only grows.
-//! `displayRefit` is read from `config.json` and passed again: `set` drops it otherwise.
+//! `set_vm`: one change of a stopped VM's settings (CPU, memory, display, disk, a new
+//! MAC). Refused: a VM that is not stopped (409: a change on a running VM alters the
+//! live disk; on a suspended one a new MAC breaks the restore) and a disk that would
+//! shrink (422).
 
-use std::sync::Arc;
+use serde_json::{Value, json};
 
-use serde_json::json;
-
-use super::{check, complete, home, step};
-use crate::backend::tart::lifecycle::{SetChanges, display_refit, set_args};
+use super::{Operation, Refusal, must_be_stopped};
+use crate::backend::host::{Done, OpRequest, SetChanges};
 use crate::core::Core;
-use crate::core::tasks::scheduler::{Keys, QueueFull};
-use crate::core::tasks::{Action, Task};
-use crate::limits::TART_CHANGE_TIMEOUT;
+use crate::core::tasks::Action;
 
-/// Queues `set_vm` for `name`.
-pub fn submit(app: &Arc<Core>, name: String, changes: SetChanges) -> Result<Task, QueueFull> {
-    let key = name.clone();
-    super::submit(
-        app,
-        Action::SetVm,
-        Some(&key),
-        Keys::One(key.clone()),
-        move |app, id| set(app, id, &name, changes),
-    )
+/// Changes `name`'s settings.
+pub struct Settings {
+    pub name: String,
+    pub changes: SetChanges,
 }
 
-fn set(app: &Arc<Core>, id: &str, name: &str, mut changes: SetChanges) {
-    changes.display_refit = home(app).and_then(|h| display_refit(&h, name));
-    let timeout = TART_CHANGE_TIMEOUT.min(app.config.timeouts.pull);
-    let outcome = step(app, id, &set_args(name, &changes), None, timeout, None);
-    // Whatever happened, the cached settings are stale (a failed disk step still saved
-    // the config first, as tart does).
-    app.inventory.invalidate(name);
-    let Some(outcome) = outcome else { return };
-    app.refresh_quietly(); // the row shows the new values when the task ends
-    if check(app, id, "set", &outcome, timeout) {
+impl Operation for Settings {
+    fn action(&self) -> Action {
+        Action::SetVm
+    }
+
+    fn target(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+
+    fn check(&self, core: &Core) -> Result<(), Refusal> {
+        must_be_stopped(core, &self.name, "change")?;
+        if let (Some(wanted), Some(have)) = (self.changes.disk_gb, core.backend.disk_gb(&self.name))
+            && wanted < have
+        {
+            return Err(Refusal::Invalid {
+                field: "disk_size",
+                message: format!("Value error, the disk can only grow: it has {have} GB"),
+                input: json!(wanted),
+            });
+        }
+        Ok(())
+    }
+
+    fn request(&self) -> OpRequest {
+        OpRequest::Configure {
+            name: self.name.clone(),
+            changes: self.changes.clone(),
+        }
+    }
+
+    fn result(&self, _done: &Done) -> Value {
+        let changes = &self.changes;
         let mut changed = Vec::new();
         if let Some(cpu) = changes.cpu {
             changed.push(format!("{cpu} CPUs"));
@@ -52,13 +64,9 @@ fn set(app: &Arc<Core>, id: &str, name: &str, mut changes: SetChanges) {
         if changes.random_mac {
             changed.push("a new MAC address".into());
         }
-        complete(
-            app,
-            id,
-            json!({
-                "message": format!("VM {name} now has {}", changed.join(", ")),
-                "name": name,
-            }),
-        );
+        json!({
+            "message": format!("VM {} now has {}", self.name, changed.join(", ")),
+            "name": self.name,
+        })
     }
 }

@@ -1,28 +1,72 @@
-//! `suspend_vm`: `tart suspend` of a running macOS VM this server started with
-//! `suspendable` (or resumed from a snapshot, which tart runs suspendable), then waiting
-//! until `tart run` has saved it: the lock on `config.json` is released and
-//! `state.vzvmsave` is there. `tart suspend` itself returns at once; a VM that was not
-//! started suspendable would be killed (`Failed to suspend the VM`), which is why the
-//! web layer refuses those with 409.
+//! `suspend_vm`: save a running macOS VM's state and stop it; a later start resumes it.
+//! Refused (409) unless the VM runs now, is a macOS guest, and its current run was
+//! started by this server as suspendable (or resumed a snapshot, which tart runs
+//! suspendable): tart would otherwise kill the VM (`Failed to suspend the VM`).
 
-use std::sync::Arc;
-use std::time::Instant;
+use serde_json::{Value, json};
 
-use serde_json::json;
-
-use super::{VmState, check, complete, current_state, step};
-use crate::backend::tart::lifecycle::suspend_args;
+use super::{Operation, Refusal, local_state};
+use crate::backend::host::{Done, OpRequest, VmState};
 use crate::core::Core;
+use crate::core::tasks::Action;
 use crate::core::tasks::model::TaskStatus;
-use crate::core::tasks::scheduler::{Keys, QueueFull};
-use crate::core::tasks::{Action, Task};
-use crate::limits::{SUSPEND_POLL_INTERVAL, SUSPEND_SAVE_TIMEOUT, TART_CHANGE_TIMEOUT};
+
+/// Suspends `name`.
+pub struct Suspend {
+    pub name: String,
+}
+
+impl Operation for Suspend {
+    fn action(&self) -> Action {
+        Action::SuspendVm
+    }
+
+    fn target(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+
+    fn check(&self, core: &Core) -> Result<(), Refusal> {
+        let name = &self.name;
+        match local_state(core, name)? {
+            VmState::Running => {}
+            VmState::Suspended => {
+                return Err(Refusal::Conflict(format!(
+                    "VM {name:?} is already suspended"
+                )));
+            }
+            VmState::Stopped => {
+                return Err(Refusal::Conflict(format!("VM {name:?} is not running")));
+            }
+        }
+        let os = core
+            .inventory
+            .vm(name)
+            .and_then(|vm| vm.os)
+            .or_else(|| core.backend.guest_os(name));
+        if os.as_deref() != Some("darwin") || !core.backend.capabilities().suspend {
+            return Err(Refusal::Conflict(format!(
+                "VM {name:?} is not a macOS VM; tart can only suspend macOS VMs"
+            )));
+        }
+        suspendable(core, name).map_err(Refusal::Conflict)
+    }
+
+    fn request(&self) -> OpRequest {
+        OpRequest::Suspend {
+            name: self.name.clone(),
+        }
+    }
+
+    fn result(&self, _done: &Done) -> Value {
+        json!({ "message": format!("VM {} suspended", self.name), "name": self.name })
+    }
+}
 
 /// Whether the current run of `name` can be suspended: the newest start task this
-/// server ran for it completed, and it either passed `--suspendable` or resumed a
-/// snapshot (tart forces suspendable then). `Err` says why not, in plain words.
-pub fn check_suspendable(app: &Core, name: &str) -> Result<(), String> {
-    let start = app
+/// server ran for it completed and reported its run suspendable. `Err` says why not,
+/// in plain words.
+fn suspendable(core: &Core, name: &str) -> Result<(), String> {
+    let start = core
         .tasks
         .newest(|t| t.action == Action::StartVm && t.vm_name.as_deref() == Some(name));
     let hint = format!(
@@ -33,72 +77,14 @@ pub fn check_suspendable(app: &Core, name: &str) -> Result<(), String> {
         return Err(format!("{hint} (it was started elsewhere)"));
     };
     let suspendable = start
-        .command
+        .result
         .as_ref()
-        .is_some_and(|argv| argv.iter().any(|a| a == "--suspendable"));
-    let resumed = start
-        .logs
-        .iter()
-        .any(|l| l.contains("restoring VM state from a snapshot"));
-    if start.status == TaskStatus::Completed && (suspendable || resumed) {
+        .and_then(|r| r.get("suspendable"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if start.status == TaskStatus::Completed && suspendable {
         Ok(())
     } else {
         Err(hint)
     }
-}
-
-/// Queues `suspend_vm` for `name`.
-pub fn submit(app: &Arc<Core>, name: String) -> Result<Task, QueueFull> {
-    let key = name.clone();
-    super::submit(
-        app,
-        Action::SuspendVm,
-        Some(&key),
-        Keys::One(key.clone()),
-        move |app, id| suspend(app, id, &name),
-    )
-}
-
-fn suspend(app: &Arc<Core>, id: &str, name: &str) {
-    let timeout = TART_CHANGE_TIMEOUT.min(app.config.timeouts.pull);
-    let Some(outcome) = step(app, id, &suspend_args(name), None, timeout, None) else {
-        return;
-    };
-    if !check(app, id, "suspend", &outcome, timeout) {
-        return;
-    }
-    app.tasks.update(id, |t| t.stage = Some("saving".into()));
-    let deadline = Instant::now() + SUSPEND_SAVE_TIMEOUT.min(app.config.timeouts.pull);
-    let state = loop {
-        match current_state(app, name) {
-            Some(VmState::Running) if Instant::now() < deadline && !app.shutting_down() => {
-                std::thread::sleep(SUSPEND_POLL_INTERVAL);
-            }
-            other => break other,
-        }
-    };
-    app.inventory.invalidate(name);
-    app.refresh_quietly();
-    app.tasks.update(id, |t| t.stage = None);
-    match state {
-        Some(VmState::Suspended) => complete(
-            app,
-            id,
-            json!({ "message": format!("VM {name} suspended"), "name": name }),
-        ),
-        Some(VmState::Running) => fail(
-            app,
-            id,
-            format!("VM {name} was still running when the wait for its snapshot ended"),
-        ),
-        Some(VmState::Stopped) | None => fail(
-            app,
-            id,
-            format!("VM {name} stopped without saving its state (see its tart run log)"),
-        ),
-    }
-}
-
-fn fail(app: &Core, id: &str, why: String) {
-    app.tasks.update(id, |t| t.fail(why));
 }

@@ -161,6 +161,12 @@ impl Task {
         }
     }
 
+    /// Ends the task as completed with `result`.
+    pub fn complete(&mut self, result: Value) {
+        self.status = TaskStatus::Completed;
+        self.result = Some(result);
+    }
+
     /// Ends the task as cancelled: `failed`, with `error` `cancelled` (`api-next.md` §4).
     pub fn cancel(&mut self) {
         self.fail("cancelled");
