@@ -16,7 +16,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::backend::host::Backend;
 use crate::backend::orchard::{Endpoint, OrchardClient};
-use crate::backend::tart::{LocalTart, Tart, TartRunner, watch};
+use crate::backend::tart::{CliRunner, LocalTart, Tart, watch};
 use crate::config::Config;
 use crate::console::Consoles;
 use crate::core::Core;
@@ -121,12 +121,13 @@ impl Server {
             (Vec::new(), None, None)
         };
         let (shutdown_tx, shutdown_rx) = crossbeam_channel::bounded::<()>(0);
-        let runner = TartRunner::new(
+        let runner = CliRunner::new(
             config.tart.clone(),
             config.tart.to_string_lossy().into_owned(),
             config.tart_env.clone(),
             shutdown_rx.clone(),
-        );
+        )
+        .named("tart");
         let tart = Arc::new(LocalTart::new(
             Tart::new(runner, config.timeouts.query),
             config.timeouts,

@@ -186,10 +186,10 @@ mod tests {
 
     /// The local tart backend over the home `home` (no `tart` is ever run).
     fn local(home: &std::path::Path) -> crate::backend::tart::LocalTart {
-        use crate::backend::tart::{LocalTart, Tart, TartRunner};
+        use crate::backend::tart::{CliRunner, LocalTart, Tart};
         let (_, never) = crossbeam_channel::bounded(0);
         let env = vec![("TART_HOME".into(), home.as_os_str().to_owned())];
-        let runner = TartRunner::new("tart".into(), "tart".into(), env, never);
+        let runner = CliRunner::new("tart".into(), "tart".into(), env, never);
         let tart = Tart::new(runner, std::time::Duration::from_secs(1));
         LocalTart::new(tart, Default::default(), home.join("logs"))
     }

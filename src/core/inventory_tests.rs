@@ -1,7 +1,7 @@
 //! Unit tests of [`super`]: refreshes racing task changes, and what the served JSON shows.
 
 use super::*;
-use crate::backend::tart::{LocalTart, Tart, TartRunner};
+use crate::backend::tart::{CliRunner, LocalTart, Tart};
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ fn fake_tart(dir: &std::path::Path, list_ms: u64) -> (LocalTart, crossbeam_chann
     let (keep_open, cancel) = crossbeam_channel::bounded(0);
     // A home without VM folders: settings come from the fake's `get`.
     let home = vec![("TART_HOME".into(), dir.join("home").into_os_string())];
-    let runner = TartRunner::new(script, "tart".into(), home, cancel);
+    let runner = CliRunner::new(script, "tart".into(), home, cancel);
     let tart = Tart::new(runner, Duration::from_secs(10));
     let timeouts = crate::config::Timeouts::default();
     (LocalTart::new(tart, timeouts, dir.join("logs")), keep_open)

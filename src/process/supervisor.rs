@@ -1,4 +1,4 @@
-//! Runs a command-line program (today `tart`) as a supervised child process (SECURITY.md
+//! Runs a command-line program as a supervised child process (SECURITY.md
 //! promise 8). Nothing here knows what the program does.
 //!
 //! Every call: an argv vector (never a shell), `CI=1` so progress comes as plain lines,
@@ -145,9 +145,11 @@ impl Cancel {
     }
 }
 
-/// Runs `tart` with a bounded number of processes at once.
-pub struct TartRunner {
+/// Runs one program (the backend's CLI) with a bounded number of processes at once.
+pub struct CliRunner {
     program: PathBuf,
+    /// What the program is called in an error (`tart`); its file name by default.
+    name: String,
     argv0: String,
     env: Vec<(OsString, OsString)>,
     slots: Mutex<usize>,
@@ -162,7 +164,7 @@ enum Event {
     Exited(io::Result<ExitStatus>),
 }
 
-impl TartRunner {
+impl CliRunner {
     /// A runner for `program`; `argv0` is how the program is named in a task's `command`,
     /// `env` are extra variables for every child (e.g. `TART_HOME` in demo mode).
     /// `cancel` is a channel that is never sent on; when its sender is dropped (server
@@ -172,15 +174,26 @@ impl TartRunner {
         argv0: String,
         env: Vec<(OsString, OsString)>,
         cancel: Receiver<()>,
-    ) -> TartRunner {
-        TartRunner {
+    ) -> CliRunner {
+        let name = program.file_name().map_or_else(
+            || "the program".into(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        CliRunner {
             program,
+            name,
             argv0,
             env,
             slots: Mutex::new(MAX_TART_PROCESSES),
             slot_freed: Condvar::new(),
             cancel,
         }
+    }
+
+    /// Names the program `name` in errors (`cannot run tart (…)`), whatever its path.
+    pub fn named(mut self, name: &str) -> CliRunner {
+        self.name = name.to_string();
+        self
     }
 
     /// The program every call runs (as configured: a path or a name looked up on `PATH`).
@@ -210,7 +223,7 @@ impl TartRunner {
         cmd
     }
 
-    /// Runs `tart <args>` to the end (or the timeout), calling `on_output` with the lines
+    /// Runs `<program> <args>` to the end (or the timeout), calling `on_output` with the lines
     /// as they arrive (in batches when they come faster than they are handled). Fails
     /// only when the process cannot be started.
     pub fn run(
@@ -222,11 +235,11 @@ impl TartRunner {
         self.run_cancellable(args, None, timeout, None, on_output)
     }
 
-    /// [`TartRunner::run`], with `input` written to the child's stdin, which is then
+    /// [`CliRunner::run`], with `input` written to the child's stdin, which is then
     /// closed, and ended early when `abort` fires: its process group is killed and the
     /// outcome says `aborted` (a task's cancel); a call asked with an already fired
-    /// `abort` does not start. `input` is how a secret reaches tart (`login
-    /// --password-stdin`): never in argv, where every local user can read it. It stays
+    /// `abort` does not start. `input` is how a secret reaches the child (a
+    /// password on stdin): never in argv, where every local user can read it. It stays
     /// small (a password), far below a pipe's buffer, so the write never waits for the
     /// child to read.
     pub fn run_cancellable(
@@ -271,9 +284,9 @@ impl TartRunner {
         Ok(collect(rx, &self.cancel, abort, pid, timeout, on_output))
     }
 
-    /// Starts `tart <args>` detached from the server: own process group, stdin from
+    /// Starts `<program> <args>` detached from the server: own process group, stdin from
     /// /dev/null, stdout and stderr appended to `log`. The caller must reap the child.
-    /// Used for `tart run`, which must outlive the request and the server.
+    /// For a child that must outlive the request and the server (a VM's run).
     pub fn spawn_detached(&self, args: &[String], log: &File) -> io::Result<Child> {
         self.command(args)
             .stdout(log.try_clone()?)
@@ -285,7 +298,7 @@ impl TartRunner {
     fn spawn_error(&self, e: io::Error) -> io::Error {
         io::Error::new(
             e.kind(),
-            format!("cannot run tart ({}): {e}", self.program.display()),
+            format!("cannot run {} ({}): {e}", self.name, self.program.display()),
         )
     }
 
@@ -302,7 +315,7 @@ impl TartRunner {
     }
 }
 
-struct SlotGuard<'a>(&'a TartRunner);
+struct SlotGuard<'a>(&'a CliRunner);
 
 impl Drop for SlotGuard<'_> {
     fn drop(&mut self) {

@@ -17,7 +17,7 @@ fn the_error_line_is_the_last_meaningful_line_capped() {
 #[test]
 fn a_cancel_kills_the_running_call_and_refuses_the_next() {
     let (_keep_open, shutdown) = crossbeam_channel::bounded(0);
-    let sup = TartRunner::new("/bin/sh".into(), "sh".into(), Vec::new(), shutdown);
+    let sup = CliRunner::new("/bin/sh".into(), "sh".into(), Vec::new(), shutdown);
     let cancel = Cancel::new();
     let canceller = cancel.clone();
     let fire = std::thread::spawn(move || {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::parse::{clean_line, progress};
 use crate::backend::host::{Failure, OpSink};
-use crate::process::supervisor::{Line, Outcome, TartRunner};
+use crate::process::supervisor::{CliRunner, Line, Outcome};
 
 /// What a line reader may change besides the log: the phase and its progress.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -34,7 +34,7 @@ pub fn track_progress(phase: &mut Phase, line: &str) {
 /// stderr. `input` goes to tart's stdin. `phase` is the phase before the call (a reader
 /// changes it; the sink hears of every change). `Err` when tart could not be started.
 pub fn call(
-    runner: &TartRunner,
+    runner: &CliRunner,
     args: &[String],
     input: Option<&[u8]>,
     timeout: Duration,
@@ -94,7 +94,7 @@ pub fn check(verb: &str, outcome: &Outcome, timeout: Duration) -> Result<(), Fai
 
 /// [`call`] then [`check`]: one call that must succeed.
 pub fn call_ok(
-    runner: &TartRunner,
+    runner: &CliRunner,
     verb: &str,
     args: &[String],
     timeout: Duration,

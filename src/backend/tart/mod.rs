@@ -22,7 +22,7 @@ pub use local::LocalTart;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use crate::process::supervisor::{Outcome, TartRunner};
+pub use crate::process::supervisor::{CliRunner, Outcome};
 pub use parse::{ListEntry, VmDetails};
 
 /// Why a query to `tart` failed.
@@ -69,9 +69,9 @@ pub fn pull_args(reference: &str) -> Vec<String> {
     strings(&["pull", "--", reference])
 }
 
-/// Typed wrappers over [`TartRunner`] for the read-only queries.
+/// Typed wrappers over [`CliRunner`] for the read-only queries.
 pub struct Tart {
-    runner: TartRunner,
+    runner: CliRunner,
     /// Timeout of every query (`Timeouts::query`).
     query_timeout: Duration,
     /// `$TART_HOME` as our `tart` children see it.
@@ -79,7 +79,7 @@ pub struct Tart {
 }
 
 impl Tart {
-    pub fn new(runner: TartRunner, query_timeout: Duration) -> Tart {
+    pub fn new(runner: CliRunner, query_timeout: Duration) -> Tart {
         let home = home::tart_home(runner.child_env());
         Tart {
             runner,
@@ -93,7 +93,7 @@ impl Tart {
         self.home.as_deref()
     }
 
-    pub fn runner(&self) -> &TartRunner {
+    pub fn runner(&self) -> &CliRunner {
         &self.runner
     }
 

@@ -223,7 +223,7 @@ impl Scheduler {
     }
 
     /// The cancel switch of job `id` while it waits or runs: what its backend calls
-    /// select on (`TartRunner::run_cancellable`).
+    /// select on (`CliRunner::run_cancellable`).
     pub fn cancel_handle(&self, id: &str) -> Option<Cancel> {
         let state = lock(&self.state);
         if let Some(running) = state.running.get(id) {
