@@ -87,3 +87,44 @@ fn health_the_page_and_the_cached_list_answer_while_tart_list_hangs() {
         }
     });
 }
+
+/// `GET …/config` asks `tart get` when the VM's details are not cached (always, with
+/// `force_refresh`). That call runs beside the HTTP worker, which waits for it a bounded
+/// time: while `tart get` hangs, more such requests than there are workers each get a
+/// 503 that says why, and health and the cached list answer meanwhile. The hung calls
+/// end at the tart timeout (8 s, longer than the route's 5 s wait); the route answers
+/// again after it.
+#[test]
+fn a_config_whose_tart_get_hangs_is_a_503_and_holds_no_worker() {
+    let mut setup = Setup::default();
+    setup.args.extend(["--tart-timeout".into(), "8".into()]);
+    let server = TestServer::start_with(setup);
+    server.create_vm("vm1");
+    assert_eq!(server.post("/api/vms/refresh", "").status, 200);
+    server.set_faults("hang get");
+    let server = &server;
+    std::thread::scope(|s| {
+        let waiting: Vec<_> = (0..20)
+            .map(|_| s.spawn(move || server.get("/api/vms/vm1/config?force_refresh=true")))
+            .collect();
+        for _ in 0..3 {
+            assert_eq!(server.get("/api/health").status, 200);
+            assert_eq!(server.get("/api/vms").json()[0]["name"], "vm1");
+        }
+        for request in waiting {
+            let reply = request.join().expect("answered before the watchdog");
+            assert_eq!(reply.status, 503, "{}", reply.text());
+            assert!(
+                reply.text().contains("slow to describe"),
+                "{}",
+                reply.text()
+            );
+        }
+    });
+    // Once the hung calls were killed and tart answers again, so does the route.
+    server.set_faults("");
+    eventually("the config answers again", || {
+        let reply = server.get("/api/vms/vm1/config?force_refresh=true");
+        (reply.status == 200).then_some(())
+    });
+}
