@@ -1,7 +1,7 @@
-//! How the local tart CLI carries out each [`OpRequest`]: the calls, in order, with
-//! their timeouts and the line readers that turn tart's output into stages and
-//! progress. A start is in [`boot`](super::boot), a graceful stop in
-//! [`shutdown`](super::shutdown); everything else is here, one function per request.
+//! How the local tart CLI carries out each request (`backend::host::OpRequest`): the
+//! calls, in order, with their timeouts and the line readers that turn tart's output
+//! into stages and progress, one function per request. A start is in
+//! [`boot`](super::boot), a graceful stop in [`shutdown`](super::shutdown).
 //!
 //! Threading: runs on a task worker, through [`call`](super::call).
 
@@ -15,75 +15,51 @@ use super::lifecycle::{
 use super::local::LocalTart;
 use super::prune::{self, PruneOptions, candidates};
 use super::{delete_args, pull_args, stop_args, stop_args_without_timeout};
-use crate::backend::host::{
-    Backend, Done, EmptyOs, Failure, OpRequest, OpSink, Password, SetChanges, VmState,
-};
+use crate::backend::host::{Done, EmptyOs, Failure, OpSink, Password, SetChanges, VmState};
 use crate::limits::{
     SUSPEND_POLL_INTERVAL, SUSPEND_SAVE_TIMEOUT, TART_CHANGE_TIMEOUT, TART_CREATE_TIMEOUT,
     TART_LOGIN_TIMEOUT, TART_PRUNE_TIMEOUT,
 };
 
-/// Carries out `request` on `tart`.
-pub fn execute(
+/// `tart delete`.
+pub(super) fn delete(tart: &LocalTart, name: &str, sink: &mut dyn OpSink) -> Result<Done, Failure> {
+    let timeout = tart.timeouts.delete;
+    call_ok(
+        tart.tart.runner(),
+        "delete",
+        &delete_args(name),
+        timeout,
+        None,
+        sink,
+    )?;
+    Ok(Done::Ok)
+}
+
+/// `tart rename`.
+pub(super) fn rename(
     tart: &LocalTart,
-    request: OpRequest,
+    name: &str,
+    new_name: &str,
     sink: &mut dyn OpSink,
 ) -> Result<Done, Failure> {
-    match request {
-        OpRequest::Stop { name } => stop(tart, &name, sink).map(|()| Done::Ok),
-        OpRequest::ShutDown { name, timeout } => {
-            super::shutdown::shut_down(tart, &name, timeout, sink)
-        }
-        OpRequest::Delete { name } => {
-            let timeout = tart.timeouts.delete;
-            call_ok(
-                tart.tart.runner(),
-                "delete",
-                &delete_args(&name),
-                timeout,
-                None,
-                sink,
-            )?;
-            Ok(Done::Ok)
-        }
-        OpRequest::Pull { reference } => pull(tart, &reference, sink),
-        OpRequest::Start { name, options } => super::boot::start(tart, &name, &options, sink),
-        OpRequest::Clone { source, new_name } => clone(tart, &source, &new_name, sink),
-        OpRequest::Create { name, os, disk_gb } => create(tart, &name, &os, disk_gb, sink),
-        OpRequest::Configure { name, changes } => configure(tart, &name, changes, sink),
-        OpRequest::Rename { name, new_name } => {
-            let timeout = change_timeout(tart);
-            call_ok(
-                tart.tart.runner(),
-                "rename",
-                &rename_args(&name, &new_name),
-                timeout,
-                None,
-                sink,
-            )?;
-            Ok(Done::Ok)
-        }
-        OpRequest::Suspend { name } => suspend(tart, &name, sink),
-        OpRequest::Prune { options } => prune(tart, &options, sink),
-        OpRequest::Login {
-            host,
-            username,
-            password,
-            insecure,
-        } => login(tart, &host, &username, &password, insecure, sink),
-        OpRequest::Logout { host } => {
-            let timeout = change_timeout(tart);
-            call_ok(
-                tart.tart.runner(),
-                "logout",
-                &logout_args(&host),
-                timeout,
-                None,
-                sink,
-            )?;
-            Ok(Done::Ok)
-        }
-    }
+    let timeout = change_timeout(tart);
+    let args = rename_args(name, new_name);
+    call_ok(tart.tart.runner(), "rename", &args, timeout, None, sink)?;
+    Ok(Done::Ok)
+}
+
+/// `tart logout`.
+pub(super) fn logout(tart: &LocalTart, host: &str, sink: &mut dyn OpSink) -> Result<Done, Failure> {
+    let timeout = change_timeout(tart);
+    call_ok(
+        tart.tart.runner(),
+        "logout",
+        &logout_args(host),
+        timeout,
+        None,
+        sink,
+    )?;
+    Ok(Done::Ok)
 }
 
 /// A short change (set, rename, suspend, logout): its own limit, and never more than
@@ -116,7 +92,11 @@ pub(super) fn stop(tart: &LocalTart, name: &str, sink: &mut dyn OpSink) -> Resul
     check("stop", &outcome, timeout)
 }
 
-fn pull(tart: &LocalTart, reference: &str, sink: &mut dyn OpSink) -> Result<Done, Failure> {
+pub(super) fn pull(
+    tart: &LocalTart,
+    reference: &str,
+    sink: &mut dyn OpSink,
+) -> Result<Done, Failure> {
     let mut phase = Phase::default();
     let reader = (track_progress as super::call::LineReader, &mut phase);
     let timeout = tart.timeouts.pull;
@@ -158,7 +138,7 @@ fn ipsw_line(phase: &mut Phase, line: &str) {
 
 /// `tart clone`: `cloning`, or `pulling` first while an image that is not cached yet
 /// comes (with its progress).
-fn clone(
+pub(super) fn clone(
     tart: &LocalTart,
     source: &str,
     new_name: &str,
@@ -187,7 +167,7 @@ fn clone(
 }
 
 /// `tart create --linux` (instant) or `--from-ipsw` (a download, then an install).
-fn create(
+pub(super) fn create(
     tart: &LocalTart,
     name: &str,
     os: &EmptyOs,
@@ -226,7 +206,7 @@ fn create(
 
 /// One `tart set` with every change; `displayRefit` is read from `config.json` and
 /// passed again, because `set` drops it otherwise.
-fn configure(
+pub(super) fn configure(
     tart: &LocalTart,
     name: &str,
     mut changes: SetChanges,
@@ -248,7 +228,11 @@ fn configure(
 /// `tart suspend`, then waiting until `tart run` has saved the VM: the lock on
 /// `config.json` released and `state.vzvmsave` there. `tart suspend` itself returns at
 /// once.
-fn suspend(tart: &LocalTart, name: &str, sink: &mut dyn OpSink) -> Result<Done, Failure> {
+pub(super) fn suspend(
+    tart: &LocalTart,
+    name: &str,
+    sink: &mut dyn OpSink,
+) -> Result<Done, Failure> {
     let timeout = change_timeout(tart);
     call_ok(
         tart.tart.runner(),
@@ -261,7 +245,7 @@ fn suspend(tart: &LocalTart, name: &str, sink: &mut dyn OpSink) -> Result<Done, 
     sink.stage(Some("saving"));
     let deadline = Instant::now() + long(tart, SUSPEND_SAVE_TIMEOUT);
     let state = loop {
-        match tart.state_now(name) {
+        match tart.vm_state(name) {
             Some(VmState::Running) if Instant::now() < deadline && !sink.shutting_down() => {
                 std::thread::sleep(SUSPEND_POLL_INTERVAL);
             }
@@ -282,7 +266,11 @@ fn suspend(tart: &LocalTart, name: &str, sink: &mut dyn OpSink) -> Result<Done, 
 
 /// `tart prune`; what it removed is found by looking at the candidates before and
 /// after (tart prints nothing), oldest access first as the preview lists them.
-fn prune(tart: &LocalTart, options: &PruneOptions, sink: &mut dyn OpSink) -> Result<Done, Failure> {
+pub(super) fn prune(
+    tart: &LocalTart,
+    options: &PruneOptions,
+    sink: &mut dyn OpSink,
+) -> Result<Done, Failure> {
     let before = tart
         .home()
         .map(|h| candidates(h, options.entries))
@@ -307,7 +295,7 @@ fn prune(tart: &LocalTart, options: &PruneOptions, sink: &mut dyn OpSink) -> Res
 
 /// `tart login --password-stdin`: the password goes to tart's stdin, never argv, and
 /// the buffer that held it is zeroed after.
-fn login(
+pub(super) fn login(
     tart: &LocalTart,
     host: &str,
     username: &str,

@@ -2,6 +2,7 @@
 //! queries, and the parsers for their output. User values always come after `--`, and
 //! are validated before they get here (`crate::core::validate`).
 
+mod backend_impl;
 mod boot;
 mod call;
 mod exec;
