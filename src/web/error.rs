@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::backend::host::HostError;
 use crate::core::ops::Refusal;
+use crate::core::state::CancelRefused;
 use crate::core::tasks::scheduler::QueueFull;
 use crate::util::host;
 
@@ -174,6 +175,17 @@ impl From<HostError> for Error {
             HostError::Unavailable(m) => Error::Unavailable(m),
             HostError::NotFound(m) => Error::NotFound(m),
             HostError::Failed(m) => Error::Tart(m),
+        }
+    }
+}
+
+impl From<CancelRefused> for Error {
+    fn from(why: CancelRefused) -> Error {
+        match why {
+            CancelRefused::NotFound => Error::NotFound("Task not found".into()),
+            CancelRefused::Ended | CancelRefused::NotCancellable => {
+                Error::Conflict(why.to_string())
+            }
         }
     }
 }

@@ -10,7 +10,6 @@ use serde_json::Value;
 use super::error::Error;
 use super::reply::{Body, Reply, WaitRequest};
 use super::state::Web;
-use crate::core::state::CancelRefused;
 use crate::core::tasks::store::TaskQuery;
 use crate::limits::{
     TASK_LIST_DEFAULT_LIMIT, TASK_LIST_MAX_LIMIT, TASK_WAIT_DEFAULT, TASK_WAIT_MAX,
@@ -44,10 +43,7 @@ pub fn list(app: &Web, target: &Target) -> Result<Reply, Error> {
 /// `failed`, `cancelled`, once its process group is gone); 404 for no such task, 409
 /// when it has ended or is short and running (`api-next.md` §4).
 pub fn cancel(app: &Web, id: &str) -> Result<Reply, Error> {
-    app.core.cancel_task(id).map_err(|why| match why {
-        CancelRefused::NotFound => Error::NotFound("Task not found".into()),
-        other => Error::Conflict(other.to_string()),
-    })?;
+    app.core.cancel_task(id)?;
     let json = app
         .core
         .tasks
