@@ -19,36 +19,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::events::EventHub;
+use super::vm::Vm;
 use crate::backend::host::{Backend, HostError, ListEntry, VmDetails};
 use crate::limits::REFRESH_PARALLELISM;
 use crate::util::sync::lock;
-
-/// A VM as the API shows it (`api-spec.md`, "VM"), plus tart's own state and sizes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Vm {
-    pub name: String,
-    /// Which backend has the VM: always `tart` here (cluster rows say `orchard`).
-    pub backend: &'static str,
-    /// `running`, `stopped`, or `unknown` for anything else (e.g. `suspended`).
-    pub status: &'static str,
-    /// tart's own state word, e.g. `suspended`.
-    pub state: Option<String>,
-    pub ip_address: Option<String>,
-    /// `local` or `oci`.
-    pub source: Option<String>,
-    pub os: Option<String>,
-    pub cpu: Option<u64>,
-    /// e.g. `8G`.
-    pub memory: Option<String>,
-    /// e.g. `50G`.
-    pub disk_size: Option<String>,
-    pub display: Option<String>,
-    pub disk_format: Option<String>,
-    /// Allocated size on disk, GB.
-    pub size_on_disk_gb: Option<f64>,
-    /// Last access, ISO-8601, when tart reports it.
-    pub accessed: Option<String>,
-}
 
 /// A VM as it is published: its fields and the `actions` allowed on it now.
 #[derive(Serialize)]

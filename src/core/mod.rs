@@ -14,6 +14,7 @@ pub mod refresher;
 pub mod state;
 pub mod tasks;
 pub mod validate;
+pub mod vm;
 pub mod vm_actions;
 
 pub use state::Core;

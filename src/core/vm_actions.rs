@@ -6,7 +6,7 @@
 //! `suspendable: true` is still refused with a 409 that says so (the row does not know
 //! how its run was started). Plain functions, no state.
 
-use super::inventory::Vm;
+use super::vm::Vm;
 
 /// The actions allowed on `vm`, in a fixed order.
 pub fn actions(vm: &Vm) -> Vec<&'static str> {

@@ -12,7 +12,6 @@ use super::request::Head;
 use super::state::Web;
 use crate::backend::host::HostError;
 use crate::console::{TICKET_LIFETIME, VncTarget};
-use crate::core::inventory::Vm;
 use crate::core::ops::delete::Delete;
 use crate::core::ops::pull::Pull;
 use crate::core::ops::stop::Stop;
@@ -20,6 +19,7 @@ use crate::core::ops::{self, Operation};
 use crate::core::tasks::Action;
 use crate::core::tasks::model::TaskStatus;
 use crate::core::validate;
+use crate::core::vm::Vm;
 use crate::limits::{
     FRESH_CHECK_WAIT, GRACEFUL_STOP_TIMEOUT, MAX_GRACEFUL_STOP_TIMEOUT, REFRESH_ROUTE_WAIT,
 };

@@ -228,7 +228,7 @@ pub fn must_be_stopped(core: &Core, name: &str, doing: &str) -> Result<(), Refus
 
 /// A VM from the inventory; an unknown name waits (at most [`FRESH_CHECK_WAIT`]) for
 /// one fresh refresh before the 404, so a VM made with the CLI a moment ago is found.
-pub fn find_vm(core: &Core, name: &str) -> Result<crate::core::inventory::Vm, Refusal> {
+pub fn find_vm(core: &Core, name: &str) -> Result<crate::core::vm::Vm, Refusal> {
     if let Some(vm) = core.inventory.vm(name) {
         return Ok(vm);
     }
