@@ -28,4 +28,4 @@ mod web;
 
 pub use config::{Config, OrchardConfig, Timeouts};
 pub use server::{Server, StartError};
-pub use util::data_dir::running_server_url;
+pub use util::token::running_server_url;

@@ -1,6 +1,7 @@
 //! The data folder's housekeeping: creating it private (0700), the lock that keeps a
 //! second server off it, and `server.json`, which tells `taartenfabriek url` where the
-//! running server listens.
+//! running server listens. Knows nothing of the token file (`util::token`, which
+//! builds on this module).
 //!
 //! One server per folder: two servers on one folder each rewrite `tasks.jsonl` at start
 //! and the first then appends to an unlinked file, losing its history (ARCHITECTURE.md
@@ -120,18 +121,6 @@ pub fn write_server_info(dir: &Path, info: &ServerInfo) -> io::Result<()> {
 /// Reads `server.json`; `None` if it is missing or unreadable.
 pub fn read_server_info(dir: &Path) -> Option<ServerInfo> {
     serde_json::from_slice(&fs::read(dir.join(SERVER_FILE)).ok()?).ok()
-}
-
-/// `http://127.0.0.1:<port>/#token=<token>` for the server running on `dir`, for
-/// `taartenfabriek url`; a sentence saying why not otherwise.
-pub fn running_server_url(dir: &Path) -> Result<String, String> {
-    let running = is_locked(dir).unwrap_or(false);
-    let info = read_server_info(dir)
-        .filter(|_| running)
-        .ok_or_else(|| format!("no server is running on the data folder {}", dir.display()))?;
-    let token = crate::util::token::read(dir)
-        .map_err(|e| format!("cannot read the token in {}: {e}", dir.display()))?;
-    Ok(format!("{}/#token={token}", info.url))
 }
 
 /// Removes `server.json` at a clean stop.

@@ -1,11 +1,14 @@
 //! The API token: `<data-dir>/token`, made on first run from the OS's random source and
 //! reused afterwards. The folder is kept 0700 and the file 0600; loosened modes are
-//! repaired at start (SECURITY.md promise 5). The token is never logged.
+//! repaired at start (SECURITY.md promise 5). The token is never logged; it leaves the
+//! folder only in the URL `taartenfabriek url` prints for its own user.
 
 use std::fs::{self, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+
+use super::data_dir::{create_private, is_locked, read_server_info};
 
 /// Random bytes in a fresh token (32 = 256 bits), as SECURITY.md requires.
 const TOKEN_BYTES: usize = 32;
@@ -17,7 +20,7 @@ const MIN_TOKEN_CHARS: usize = 43;
 /// Loads the token from `<data_dir>/token`, creating folder and file when missing and
 /// tightening their modes when they were loosened.
 pub fn load_or_create(data_dir: &Path) -> io::Result<String> {
-    crate::util::data_dir::create_private(data_dir)?;
+    create_private(data_dir)?;
     let path = data_dir.join("token");
     if let Ok(existing) = fs::read_to_string(&path) {
         let existing = existing.trim();
@@ -59,6 +62,18 @@ pub fn read(data_dir: &Path) -> io::Result<String> {
             "the token file is damaged",
         ))
     }
+}
+
+/// `http://127.0.0.1:<port>/#token=<token>` for the server running on `dir`, for
+/// `taartenfabriek url`; a sentence saying why not otherwise.
+pub fn running_server_url(dir: &Path) -> Result<String, String> {
+    let running = is_locked(dir).unwrap_or(false);
+    let info = read_server_info(dir)
+        .filter(|_| running)
+        .ok_or_else(|| format!("no server is running on the data folder {}", dir.display()))?;
+    let token =
+        read(dir).map_err(|e| format!("cannot read the token in {}: {e}", dir.display()))?;
+    Ok(format!("{}/#token={token}", info.url))
 }
 
 fn is_token_byte(b: u8) -> bool {
