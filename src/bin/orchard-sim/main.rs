@@ -15,6 +15,7 @@ mod control;
 mod lifecycle;
 mod model;
 mod options;
+mod query;
 mod reply;
 mod routes;
 mod scheduler;

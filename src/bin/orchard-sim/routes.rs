@@ -6,60 +6,16 @@
 use tiny_http::{Method, Request};
 
 use crate::auth::{Auth, Denied};
+use crate::query::{Query, decode};
 use crate::reply::{Reply, stream};
 use crate::store::Store;
 use crate::{control, vms, workers};
-
-/// The query string split into percent-decoded pairs.
-pub struct Query(Vec<(String, String)>);
-
-impl Query {
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn parse_query(q: &str) -> Query {
-    Query(
-        q.split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (decode(k), decode(v))
-            })
-            .collect(),
-    )
-}
-
-/// Percent-decoding (and `+` as space); invalid escapes are kept as written.
-pub fn decode(s: &str) -> String {
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 /// Handles one request to the end.
 pub fn handle(mut request: Request, store: &Store, auth: &Auth) {
     let url = request.url().to_string();
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
-    let query = parse_query(query);
+    let query = Query::parse(query);
     let segs: Vec<String> = path
         .trim_start_matches('/')
         .split('/')

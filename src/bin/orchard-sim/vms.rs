@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 use crate::clock;
 use crate::lifecycle;
 use crate::model::{StartupScript, TART_VMS, Vm};
+use crate::query::Query;
 use crate::reply::Reply;
-use crate::routes::Query;
 use crate::scheduler;
 use crate::store::{Stage, Store};
 
