@@ -13,7 +13,8 @@
 //   lifecycle.js   New VM, Disk space, Registries and their dialogs
 //   cluster.js     the Orchard cluster: workers and cluster VMs
 //   events.js      the event stream (inventory and tasks, live; no polling while up)
-//   task-controls.js  Cancel and Retry on a task
+//   task-controls.js  Cancel and Retry on a task (above tasks.js: follows its
+//                  'task-updated' event)
 import { TOKEN, initTokenForm } from './token.js';
 import { heartbeat, initConnection, loadVersions, scheduleHeartbeat, showAuthFailed } from './connection.js';
 import { initCluster } from './cluster.js';
@@ -25,6 +26,7 @@ import { startEvents, reconnectEvents } from './events.js';
 import { initInventory, refreshInventory } from './inventory.js';
 import { initLifecycle } from './lifecycle.js';
 import { state, on, renderNow } from './store.js';
+import { initTaskControls } from './task-controls.js';
 import { initTasks, restoreTasks } from './tasks.js';
 import { initToolbar } from './toolbar.js';
 
@@ -35,6 +37,8 @@ function init() {
   initDeleteDialog();
   initPullDialog();
   initLifecycle();
+  // Before initTasks: every task entry must get its buttons, from the first one on.
+  initTaskControls();
   initTasks();
   initToolbar();
   initCluster();

@@ -1,7 +1,10 @@
 // A task's buttons: Cancel while the server says it can be cancelled (`cancellable`),
 // Retry after it failed (for actions the page can ask for again from the task alone).
+// Stands above tasks.js: it submits through it, and follows each entry's changes on
+// the 'task-updated' event, so tasks.js never imports it back.
 import { api } from './api.js';
 import { h } from './dom.js';
+import { on } from './store.js';
 import { errorToast } from './toast.js';
 import { addTask, runAction } from './tasks.js';
 import { isTerminal } from './vms.js';
@@ -34,8 +37,13 @@ async function retry(task, button) {
   }
 }
 
+/** Keeps every task entry's buttons up to date from now on. */
+export function initTaskControls() {
+  on('task-updated', updateTaskControls);
+}
+
 /** Shows the buttons that apply to `entry.task` now. */
-export function updateTaskControls(entry) {
+function updateTaskControls(entry) {
   const task = entry.task;
   let box = entry.el.querySelector('.task-controls');
   if (!box) {

@@ -1,13 +1,13 @@
 // Tasks: submitting an action, following each task over its WebSocket (polling when
 // the socket fails), restoring this session's tasks after a reload, and the Tasks
-// panel's chrome. Owns `state.tasks`; a task that ends emits 'task-finished'.
+// panel's chrome. Owns `state.tasks`; every change of a task's record emits
+// 'task-updated' (its entry), and a task that ends emits 'task-finished'.
 import { actionLabel, taskTitle } from './actions.js';
 import { api, vmPath, taskSocketUrl } from './api.js';
 import { RECONNECT_MS } from './connection.js';
 import { $, announce } from './dom.js';
 import { state, invalidate, on, onRender, emit, readStorage, writeStorage, SESSION_TASKS } from './store.js';
 import { createTaskEl, showTaskMode, showVncLive, updateTaskEl, MAX_LOG_LINES } from './task-view.js';
-import { updateTaskControls } from './task-controls.js';
 import { errorToast, toast } from './toast.js';
 import { busyTaskFor as busyAmong, isTerminal, statusOf } from './vms.js';
 
@@ -165,7 +165,8 @@ export function updateTask(task) {
   entry.task = task;
   const status = String(task.status || 'pending');
   const errText = updateTaskEl(entry, task);
-  updateTaskControls(entry);
+  // The entry's buttons (task-controls.js, which acts through this module) follow it.
+  emit('task-updated', entry);
 
   if (isTerminal(status)) {
     clearTimeout(entry.pollTimer);
