@@ -146,6 +146,10 @@ impl Operation for Create {
     fn result(&self, _done: &Done) -> Value {
         json!({ "message": format!("VM {} created", self.name), "name": self.name })
     }
+
+    fn failure_changes_host(&self) -> bool {
+        true
+    }
 }
 
 /// `clone_vm`: copies `source` (a local VM or an image) to `new_name`, and starts the
@@ -233,5 +237,9 @@ impl Operation for Clone {
             }
             _ => json!({ "message": format!("VM {name} cloned from {source}"), "name": name }),
         }
+    }
+
+    fn failure_changes_host(&self) -> bool {
+        true
     }
 }

@@ -75,6 +75,14 @@ pub trait Operation: Send + 'static {
 
     /// The task's `result` after success.
     fn result(&self, done: &Done) -> Value;
+
+    /// Whether a failure may have changed the host all the same (a clone that made the
+    /// folder, a `set` that saved the config before its disk step failed): then the
+    /// rows are refreshed before the task fails, so a client that sees the failure sees
+    /// what is left. Otherwise the refresh the queue asks for after every job is enough.
+    fn failure_changes_host(&self) -> bool {
+        false
+    }
 }
 
 /// Why an operation was not queued: the HTTP status is chosen in one place
@@ -141,12 +149,12 @@ fn run(core: &Arc<Core>, id: &str, op: &impl Operation) {
             core.tasks.update(id, |t| t.complete(result));
         }
         Err(failure) => {
-            // A failed call may have changed the host all the same (a clone that made
-            // the folder, a set that saved the config): the cached rows are suspect.
             for name in &names {
                 core.inventory.invalidate(name);
             }
-            core.refresh_quietly();
+            if op.failure_changes_host() {
+                core.refresh_quietly();
+            }
             core.tasks.update(id, |t| match failure {
                 Failure::Cancelled => t.cancel(),
                 Failure::Failed(why) => t.fail(why),

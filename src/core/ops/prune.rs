@@ -56,4 +56,8 @@ impl Operation for Prune {
             "freed_bytes": freed,
         })
     }
+
+    fn failure_changes_host(&self) -> bool {
+        true
+    }
 }

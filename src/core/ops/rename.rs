@@ -53,4 +53,8 @@ impl Operation for Rename {
             "old_name": name,
         })
     }
+
+    fn failure_changes_host(&self) -> bool {
+        true
+    }
 }

@@ -69,4 +69,8 @@ impl Operation for Settings {
             "name": self.name,
         })
     }
+
+    fn failure_changes_host(&self) -> bool {
+        true
+    }
 }

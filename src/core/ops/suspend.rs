@@ -60,6 +60,10 @@ impl Operation for Suspend {
     fn result(&self, _done: &Done) -> Value {
         json!({ "message": format!("VM {} suspended", self.name), "name": self.name })
     }
+
+    fn failure_changes_host(&self) -> bool {
+        true
+    }
 }
 
 /// Whether the current run of `name` can be suspended: the newest start task this

@@ -31,8 +31,8 @@ pub enum Action {
 impl Action {
     /// Whether a running task of this action can be cancelled (`api-next.md` §4): the
     /// long ones (start, pull, clone, create, prune), whose process group is ended; the
-    /// short ones run to their end. The scheduler is told the same at submission
-    /// (`tasks::actions`, `tasks::start`, `ops`).
+    /// short ones run to their end. The one source of this rule: `ops::submit` tells the
+    /// scheduler from it, and the task store's `cancellable` flag reads it.
     pub fn cancellable_while_running(self) -> bool {
         matches!(
             self,
