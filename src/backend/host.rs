@@ -212,6 +212,28 @@ pub struct Capabilities {
     pub console: bool,
 }
 
+impl Capabilities {
+    /// Everything (the local tart CLI).
+    pub const ALL: Capabilities = Capabilities {
+        suspend: true,
+        rename: true,
+        settings: true,
+        clone: true,
+        console: true,
+    };
+
+    /// Whether the host can do the VM row action `word` (`start`, `suspend`, …) at all.
+    pub fn allow(&self, word: &str) -> bool {
+        match word {
+            "suspend" => self.suspend,
+            "rename" => self.rename,
+            "settings" => self.settings,
+            "clone" => self.clone,
+            _ => true,
+        }
+    }
+}
+
 /// The host's version and whether this server drives it well.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostVersion {

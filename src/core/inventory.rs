@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use super::events::EventHub;
 use super::vm::Vm;
-use crate::backend::host::{Backend, HostError, ListEntry, VmDetails};
+use crate::backend::host::{Backend, Capabilities, HostError, ListEntry, VmDetails};
 use crate::limits::REFRESH_PARALLELISM;
 use crate::util::sync::lock;
 
@@ -33,11 +33,11 @@ pub struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
-    /// `vm` with its actions, as `GET /api/vms` lists it.
-    pub fn new(vm: &'a Vm) -> Row<'a> {
+    /// `vm` with its actions on a host that can do `host`, as `GET /api/vms` lists it.
+    pub fn new(vm: &'a Vm, host: Capabilities) -> Row<'a> {
         Row {
             vm,
-            actions: super::vm_actions::actions(vm),
+            actions: super::vm_actions::actions(vm, host),
         }
     }
 }
@@ -110,12 +110,20 @@ pub struct Inventory {
     refresh_gate: Mutex<()>,
     /// Where changes to the list are told (`vm` events).
     events: Arc<EventHub>,
+    /// What the host can do at all: rows never offer more.
+    host: Capabilities,
 }
 
 impl Inventory {
+    /// `vm` as a row of this inventory's host (with its `actions`).
+    pub fn row<'a>(&self, vm: &'a Vm) -> Row<'a> {
+        Row::new(vm, self.host)
+    }
+
     /// An empty inventory that tells `events` about every change to its list.
-    pub fn new(events: Arc<EventHub>) -> Inventory {
+    pub fn new(events: Arc<EventHub>, host: Capabilities) -> Inventory {
         Inventory {
+            host,
             state: Mutex::new(State {
                 vms: Vec::new(),
                 details: HashMap::new(),
@@ -165,7 +173,8 @@ impl Inventory {
         let each: Vec<(String, String)> = vms
             .iter()
             .map(|vm| {
-                let json = serde_json::to_string(&Row::new(vm)).expect("a Vm always serializes");
+                let json = serde_json::to_string(&Row::new(vm, self.host))
+                    .expect("a Vm always serializes");
                 (vm.name.clone(), json)
             })
             .collect();

@@ -35,7 +35,7 @@ fn a_change_made_while_a_refresh_runs_survives_its_older_result() {
     // delete) was running; the refresh then put the deleted VM back in the cache.
     let dir = temp_dir("replay");
     let (tart, _keep) = fake_tart(&dir, 300);
-    let inventory = Inventory::new(Arc::new(EventHub::starting_after(0)));
+    let inventory = Inventory::new(Arc::new(EventHub::starting_after(0)), tart.capabilities());
     std::thread::scope(|s| {
         let refresh = s.spawn(|| inventory.refresh(&tart).is_ok());
         std::thread::sleep(Duration::from_millis(100)); // the list is under way
@@ -58,7 +58,7 @@ fn a_change_made_while_a_refresh_runs_survives_its_older_result() {
 fn applied_changes_show_at_once_and_in_the_served_json() {
     let dir = temp_dir("apply");
     let (tart, _keep) = fake_tart(&dir, 0);
-    let inventory = Inventory::new(Arc::new(EventHub::starting_after(0)));
+    let inventory = Inventory::new(Arc::new(EventHub::starting_after(0)), tart.capabilities());
     inventory.refresh(&tart).unwrap();
     let vm = inventory.vm("a").unwrap();
     assert_eq!(

@@ -42,8 +42,8 @@ impl Core {
     ) -> Core {
         Core {
             config,
+            inventory: Inventory::new(tasks.events().clone(), backend.capabilities()),
             backend,
-            inventory: Inventory::new(tasks.events().clone()),
             events: tasks.events().clone(),
             tasks,
             scheduler,

@@ -4,12 +4,21 @@
 //!
 //! `suspend` is listed for every running macOS VM; a VM this server did not start with
 //! `suspendable: true` is still refused with a 409 that says so (the row does not know
-//! how its run was started). Plain functions, no state.
+//! how its run was started). Nothing the host cannot do at all (its `Capabilities`) is
+//! ever listed. Plain functions, no state.
 
 use super::vm::Vm;
+use crate::backend::host::Capabilities;
 
-/// The actions allowed on `vm`, in a fixed order.
-pub fn actions(vm: &Vm) -> Vec<&'static str> {
+/// The actions allowed on `vm` on a host that can do `host`, in a fixed order.
+pub fn actions(vm: &Vm, host: Capabilities) -> Vec<&'static str> {
+    let mut list = by_state(vm);
+    list.retain(|word| host.allow(word));
+    list
+}
+
+/// The actions `vm`'s state allows.
+fn by_state(vm: &Vm) -> Vec<&'static str> {
     if vm.source.as_deref() == Some("oci") {
         return vec!["clone", "delete"];
     }
@@ -51,27 +60,50 @@ mod tests {
         }
     }
 
+    fn actions_all(vm: &Vm) -> Vec<&'static str> {
+        actions(vm, Capabilities::ALL)
+    }
+
     #[test]
     fn each_state_allows_what_the_api_allows() {
         assert_eq!(
-            actions(&vm("stopped", "stopped", "linux", "local")),
+            actions_all(&vm("stopped", "stopped", "linux", "local")),
             ["start", "clone", "settings", "rename", "delete"]
         );
         assert_eq!(
-            actions(&vm("running", "running", "linux", "local")),
+            actions_all(&vm("running", "running", "linux", "local")),
             ["stop", "clone"]
         );
         assert_eq!(
-            actions(&vm("running", "running", "darwin", "local")),
+            actions_all(&vm("running", "running", "darwin", "local")),
             ["stop", "clone", "suspend"]
         );
         assert_eq!(
-            actions(&vm("unknown", "suspended", "darwin", "local")),
+            actions_all(&vm("unknown", "suspended", "darwin", "local")),
             ["start", "stop", "clone", "rename", "delete"]
         );
         assert_eq!(
-            actions(&vm("stopped", "stopped", "darwin", "oci")),
+            actions_all(&vm("stopped", "stopped", "darwin", "oci")),
             ["clone", "delete"]
+        );
+    }
+
+    #[test]
+    fn a_host_that_cannot_do_something_never_offers_it() {
+        let basic = Capabilities {
+            suspend: false,
+            rename: false,
+            settings: false,
+            clone: false,
+            console: false,
+        };
+        assert_eq!(
+            actions(&vm("stopped", "stopped", "darwin", "local"), basic),
+            ["start", "delete"]
+        );
+        assert_eq!(
+            actions(&vm("running", "running", "darwin", "local"), basic),
+            ["stop"]
         );
     }
 }

@@ -106,7 +106,7 @@ pub(crate) fn path_name(name: &str) -> Result<(), Error> {
 
 pub fn get_vm(app: &Web, name: &str) -> Result<Reply, Error> {
     let vm = find_vm(app, name)?;
-    Ok(Reply::json(200, &crate::core::inventory::Row::new(&vm)))
+    Ok(Reply::json(200, &app.core.inventory.row(&vm)))
 }
 
 pub fn vm_config(app: &Web, name: &str, target: &Target) -> Result<Reply, Error> {
@@ -320,6 +320,11 @@ pub fn debug_panic(app: &Web) -> Reply {
 /// --vnc-experimental` printed for the VM's last start; the page never sees them.
 pub fn console(app: &Web, name: &str) -> Result<Reply, Error> {
     let vm = find_vm(app, name)?;
+    if !app.core.backend.capabilities().console {
+        return Err(Error::Conflict(format!(
+            "VM {name:?} has no screen this server can show: its host offers none"
+        )));
+    }
     if vm.status != "running" {
         return Err(Error::Conflict(format!("VM {name:?} is not running")));
     }

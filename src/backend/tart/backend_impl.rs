@@ -18,13 +18,7 @@ impl Backend for LocalTart {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            suspend: true,
-            rename: true,
-            settings: true,
-            clone: true,
-            console: true,
-        }
+        Capabilities::ALL
     }
 
     /// Remembered only while the binary it came from is unchanged (an upgrade or an
