@@ -45,8 +45,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// be 256 MiB, so 300 MB declarations leaked, ARCHITECTURE.md H2).
 pub const MAX_DRAINABLE_BODY_BYTES: usize = 1024 * 1024 * 1024;
 
-/// Threads that take requests from tiny_http's queue (16). Handlers that call `tart`
-/// (refresh, config) block for a while; 16 keeps the cheap routes answering meanwhile.
+/// Threads that take requests from tiny_http's queue (16). No handler runs `tart`, but
+/// a few wait a bounded time for one (a refresh, a VM's details on a cache miss: at
+/// most [`MAX_FRESH_WAITERS`] + [`MAX_BACKGROUND_QUERIES`] at once); 16 keeps the cheap
+/// routes answering meanwhile.
 pub const HTTP_WORKERS: usize = 16;
 
 /// How long a write to a client socket may block before the client is dropped (10 s).
