@@ -21,18 +21,27 @@ use crate::limits::{
     TART_LOGIN_TIMEOUT, TART_PRUNE_TIMEOUT,
 };
 
+/// One call that must succeed, with no line reader: most requests are one.
+fn single(
+    tart: &LocalTart,
+    verb: &str,
+    args: &[String],
+    timeout: Duration,
+    sink: &mut dyn OpSink,
+) -> Result<Done, Failure> {
+    call_ok(tart.tart.runner(), verb, args, timeout, None, sink)?;
+    Ok(Done::Ok)
+}
+
 /// `tart delete`.
 pub(super) fn delete(tart: &LocalTart, name: &str, sink: &mut dyn OpSink) -> Result<Done, Failure> {
-    let timeout = tart.timeouts.delete;
-    call_ok(
-        tart.tart.runner(),
+    single(
+        tart,
         "delete",
         &delete_args(name),
-        timeout,
-        None,
+        tart.timeouts.delete,
         sink,
-    )?;
-    Ok(Done::Ok)
+    )
 }
 
 /// `tart rename`.
@@ -42,24 +51,19 @@ pub(super) fn rename(
     new_name: &str,
     sink: &mut dyn OpSink,
 ) -> Result<Done, Failure> {
-    let timeout = change_timeout(tart);
     let args = rename_args(name, new_name);
-    call_ok(tart.tart.runner(), "rename", &args, timeout, None, sink)?;
-    Ok(Done::Ok)
+    single(tart, "rename", &args, change_timeout(tart), sink)
 }
 
 /// `tart logout`.
 pub(super) fn logout(tart: &LocalTart, host: &str, sink: &mut dyn OpSink) -> Result<Done, Failure> {
-    let timeout = change_timeout(tart);
-    call_ok(
-        tart.tart.runner(),
+    single(
+        tart,
         "logout",
         &logout_args(host),
-        timeout,
-        None,
+        change_timeout(tart),
         sink,
-    )?;
-    Ok(Done::Ok)
+    )
 }
 
 /// A short change (set, rename, suspend, logout): its own limit, and never more than
@@ -213,16 +217,8 @@ pub(super) fn configure(
     sink: &mut dyn OpSink,
 ) -> Result<Done, Failure> {
     changes.display_refit = tart.home().and_then(|h| display_refit(h, name));
-    let timeout = change_timeout(tart);
-    call_ok(
-        tart.tart.runner(),
-        "set",
-        &set_args(name, &changes),
-        timeout,
-        None,
-        sink,
-    )?;
-    Ok(Done::Ok)
+    let args = set_args(name, &changes);
+    single(tart, "set", &args, change_timeout(tart), sink)
 }
 
 /// `tart suspend`, then waiting until `tart run` has saved the VM: the lock on

@@ -66,9 +66,7 @@ impl Create {
 }
 
 impl Operation for Create {
-    fn action(&self) -> Action {
-        Action::CreateVm
-    }
+    const ACTION: Action = Action::CreateVm;
 
     fn target(&self) -> Option<&str> {
         Some(&self.name)
@@ -161,9 +159,7 @@ pub struct Clone {
 }
 
 impl Operation for Clone {
-    fn action(&self) -> Action {
-        Action::CloneVm
-    }
+    const ACTION: Action = Action::CloneVm;
 
     fn target(&self) -> Option<&str> {
         Some(&self.new_name)

@@ -15,9 +15,7 @@ pub struct Delete {
 }
 
 impl Operation for Delete {
-    fn action(&self) -> Action {
-        Action::DeleteVm
-    }
+    const ACTION: Action = Action::DeleteVm;
 
     fn target(&self) -> Option<&str> {
         Some(&self.name)

@@ -36,7 +36,7 @@ use crate::limits::FRESH_CHECK_WAIT;
 /// One operation, declared. Implementors are plain values holding the checked request.
 pub trait Operation: Send + 'static {
     /// The task's action (its wire name).
-    fn action(&self) -> Action;
+    const ACTION: Action;
 
     /// What the task acts on (a VM, or an image reference for a pull); `None` for
     /// host-wide operations (prune, registries).
@@ -115,7 +115,7 @@ impl From<QueueFull> for Refusal {
 /// Checks `op`, then queues it as a new task; answers the task as it is now (pending).
 pub fn submit<O: Operation>(core: &Arc<Core>, op: O) -> Result<Task, Refusal> {
     op.check(core)?;
-    let action = op.action();
+    let action = O::ACTION;
     let target = op.target().map(str::to_string);
     let (keys, lane) = (op.keys(), op.lane());
     let cancellable = action.cancellable_while_running();

@@ -16,9 +16,7 @@ pub struct Prune {
 }
 
 impl Operation for Prune {
-    fn action(&self) -> Action {
-        Action::Prune
-    }
+    const ACTION: Action = Action::Prune;
 
     fn target(&self) -> Option<&str> {
         None

@@ -14,9 +14,7 @@ pub struct Pull {
 }
 
 impl Operation for Pull {
-    fn action(&self) -> Action {
-        Action::PullVm
-    }
+    const ACTION: Action = Action::PullVm;
 
     fn target(&self) -> Option<&str> {
         Some(&self.reference)

@@ -27,9 +27,7 @@ pub struct Login {
 }
 
 impl Operation for Login {
-    fn action(&self) -> Action {
-        Action::Login
-    }
+    const ACTION: Action = Action::Login;
 
     fn target(&self) -> Option<&str> {
         None
@@ -65,9 +63,7 @@ pub struct Logout {
 }
 
 impl Operation for Logout {
-    fn action(&self) -> Action {
-        Action::Logout
-    }
+    const ACTION: Action = Action::Logout;
 
     fn target(&self) -> Option<&str> {
         None

@@ -21,9 +21,7 @@ pub struct Rename {
 }
 
 impl Operation for Rename {
-    fn action(&self) -> Action {
-        Action::RenameVm
-    }
+    const ACTION: Action = Action::RenameVm;
 
     fn target(&self) -> Option<&str> {
         Some(&self.name)

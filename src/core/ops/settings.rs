@@ -17,9 +17,7 @@ pub struct Settings {
 }
 
 impl Operation for Settings {
-    fn action(&self) -> Action {
-        Action::SetVm
-    }
+    const ACTION: Action = Action::SetVm;
 
     fn target(&self) -> Option<&str> {
         Some(&self.name)

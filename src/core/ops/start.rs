@@ -20,9 +20,7 @@ pub struct Start {
 }
 
 impl Operation for Start {
-    fn action(&self) -> Action {
-        Action::StartVm
-    }
+    const ACTION: Action = Action::StartVm;
 
     fn target(&self) -> Option<&str> {
         Some(&self.name)

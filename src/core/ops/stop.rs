@@ -20,9 +20,7 @@ pub struct Stop {
 }
 
 impl Operation for Stop {
-    fn action(&self) -> Action {
-        Action::StopVm
-    }
+    const ACTION: Action = Action::StopVm;
 
     fn target(&self) -> Option<&str> {
         Some(&self.name)

@@ -17,9 +17,7 @@ pub struct Suspend {
 }
 
 impl Operation for Suspend {
-    fn action(&self) -> Action {
-        Action::SuspendVm
-    }
+    const ACTION: Action = Action::SuspendVm;
 
     fn target(&self) -> Option<&str> {
         Some(&self.name)
