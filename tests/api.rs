@@ -98,9 +98,7 @@ fn vm_list_refresh_and_fields() {
     server.create_vm("ubuntu");
     let out = server.sim(&["create", "--from-ipsw", "latest", "sequoia"]);
     assert!(out.status.success());
-    let vms = server.post("/api/vms/refresh", "{}");
-    assert_eq!(vms.status, 200);
-    let vms = vms.json();
+    let vms = server.refresh();
     let names = vm_names(&vms);
     assert_eq!(names, ["sequoia", "ubuntu"]);
     let ubuntu = &vms[1];
@@ -125,7 +123,7 @@ fn vm_list_refresh_and_fields() {
 #[test]
 fn unknown_vm_is_found_after_an_implicit_refresh() {
     let server = TestServer::start();
-    server.post("/api/vms/refresh", "{}");
+    server.refresh();
     server.create_vm("late");
     assert_eq!(server.get("/api/vms/late").status, 200);
 }
@@ -136,12 +134,12 @@ fn refresh_reads_settings_from_config_json_without_tart_get() {
     // the refresh reads each VM's config.json instead, afresh every time.
     let server = TestServer::start();
     server.create_vm("ubuntu");
-    let vms = server.post("/api/vms/refresh", "{}").json();
+    let vms = server.refresh();
     assert_eq!(vms[0]["cpu"], 4);
     assert_eq!(vms[0]["memory"], "4G");
     let out = server.sim(&["set", "ubuntu", "--cpu", "6", "--display", "1920x1080px"]);
     assert!(out.status.success());
-    let vms = server.post("/api/vms/refresh", "{}").json();
+    let vms = server.refresh();
     assert_eq!(vms[0]["cpu"], 6);
     assert_eq!(vms[0]["display"], "1920x1080px");
     assert_eq!(vms[0]["os"], "linux");
@@ -179,7 +177,7 @@ fn settings_come_from_tart_get_when_tart_keeps_its_vms_elsewhere() {
         let out = Command::new(&wrapper).args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}: {out:?}");
     }
-    let vms = server.post("/api/vms/refresh", "{}").json();
+    let vms = server.refresh();
     let names = vm_names(&vms);
     assert_eq!(names, ["extra", "ubuntu"]);
     assert_eq!(vms[1]["cpu"], 6, "tart's ubuntu, not the other home's");
@@ -189,14 +187,14 @@ fn settings_come_from_tart_get_when_tart_keeps_its_vms_elsewhere() {
 fn a_cached_config_is_fetched_again_after_a_task_changed_the_vm() {
     let server = TestServer::start();
     server.create_vm("ubuntu");
-    server.post("/api/vms/refresh", "{}");
+    server.refresh();
     let before = server.get("/api/vms/ubuntu/config").json();
     assert_eq!(before["raw"]["State"], "stopped");
     let start = server.post("/api/vms/ubuntu/start", "{}").json();
     let done = server.wait_task(start["id"].as_str().unwrap());
     assert_eq!(done["status"], "completed", "{done}");
     // The refreshes after the task read config.json; the cached `tart get` is outdated.
-    server.post("/api/vms/refresh", "{}");
+    server.refresh();
     let after = server.get("/api/vms/ubuntu/config").json();
     assert_eq!(after["raw"]["State"], "running", "{after}");
 }
@@ -205,7 +203,7 @@ fn a_cached_config_is_fetched_again_after_a_task_changed_the_vm() {
 fn config_is_cached_and_force_refresh_refetches() {
     let server = TestServer::start();
     server.create_vm("ubuntu");
-    assert_eq!(server.post("/api/vms/refresh", "{}").status, 200);
+    server.refresh();
     let config = server.get("/api/vms/ubuntu/config");
     assert_eq!(config.status, 200, "{}", config.text());
     let config = config.json();
@@ -776,7 +774,7 @@ fn a_pulled_image_can_be_deleted_by_its_reference() {
     let server = TestServer::start();
     let out = server.sim(&["pull", "ghcr.io/cirruslabs/ubuntu:latest"]);
     assert!(out.status.success());
-    server.post("/api/vms/refresh", "{}");
+    server.refresh();
     let path = "/api/vms/ghcr.io%2Fcirruslabs%2Fubuntu%3Alatest";
     let image = server.get(path);
     assert_eq!(image.status, 200, "{}", image.text());
@@ -808,7 +806,7 @@ fn a_pulled_image_can_be_deleted_by_its_reference() {
 fn a_failed_refresh_keeps_the_last_good_inventory_and_says_why() {
     let server = TestServer::start();
     server.create_vm("ubuntu");
-    let good = server.post("/api/vms/refresh", "{}").json();
+    let good = server.refresh();
     server.set_faults("fail list 1 Error: something broke\n");
     let failed = server.post("/api/vms/refresh", "{}");
     assert_eq!(failed.status, 502);
@@ -820,7 +818,7 @@ fn a_failed_refresh_keeps_the_last_good_inventory_and_says_why() {
     assert_eq!(body["vms"], good);
     assert_eq!(server.get("/api/vms").json(), good);
     server.set_faults("");
-    assert_eq!(server.post("/api/vms/refresh", "{}").status, 200);
+    server.refresh();
 }
 
 #[test]

@@ -38,7 +38,7 @@ fn wait_exits_zero_only_for_a_completed_task() {
     );
 
     server.create_vm("vm");
-    assert_eq!(server.post("/api/vms/refresh", "").status, 200);
+    server.refresh();
     // Stopping a stopped VM fails its task.
     let stop = server.post("/api/vms/vm/stop", "{}").json();
     let out = script(&server, "wait")
@@ -80,7 +80,7 @@ fn events_prints_one_json_line_per_event() {
     let snapshot = next();
     assert_eq!(snapshot["type"], "snapshot");
     server.create_vm("seen");
-    assert_eq!(server.post("/api/vms/refresh", "").status, 200);
+    server.refresh();
     let added = next();
     assert_eq!(
         (&added["type"], &added["op"]),

@@ -74,7 +74,7 @@ fn a_snapshot_then_vm_and_task_events_in_one_seq_order() {
     let server = TestServer::start();
     server.wait_startup_refresh();
     server.create_vm("before");
-    assert_eq!(server.post("/api/vms/refresh", "").status, 200);
+    server.refresh();
     let mut ws = connect(&server, "");
     let snapshot = next_event(&mut ws);
     assert_eq!(snapshot["type"], "snapshot");
@@ -83,7 +83,7 @@ fn a_snapshot_then_vm_and_task_events_in_one_seq_order() {
     let start = snapshot["seq"].as_u64().unwrap();
 
     server.create_vm("after");
-    assert_eq!(server.post("/api/vms/refresh", "").status, 200);
+    server.refresh();
     let id = server.start_pull("ghcr.io/cirruslabs/ubuntu:latest");
     let mut events = Vec::new();
     let image = "ghcr.io/cirruslabs/ubuntu:latest";
@@ -126,11 +126,11 @@ fn a_client_that_reconnects_with_since_sees_every_event_exactly_once() {
     assert_eq!(next_event(&mut blinking)["seq"], start);
 
     server.create_vm("a");
-    assert_eq!(server.post("/api/vms/refresh", "").status, 200);
+    server.refresh();
     let mut seen = events_until(&mut blinking, "a is added", |e| is_vm(e, "added", "a"));
     drop(blinking); // a network blip
     server.create_vm("b");
-    assert_eq!(server.post("/api/vms/refresh", "").status, 200);
+    server.refresh();
     let id = server.start_pull("ghcr.io/cirruslabs/debian:latest");
     server.wait_task(&id);
     let steady_seen = events_until(&mut steady, "the pull ends", |e| task_ended(e, &id));
@@ -267,7 +267,7 @@ fn server_sent_events_carry_the_seq_as_id_and_honour_last_event_id() {
 
     server.create_vm("one");
     server.create_vm("two");
-    assert_eq!(server.post("/api/vms/refresh", "").status, 200);
+    server.refresh();
     let (first_id, first) = sse.next();
     let (second_id, second) = sse.next();
     assert_eq!((first_id, second_id), (id + 1, id + 2));

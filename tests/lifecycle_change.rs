@@ -189,7 +189,7 @@ fn prune_preview_equals_what_tart_prune_removes() {
 
     // Looking through the server is no access. (Not `/config`: the first edition
     // defines it as `tart get`, which tart counts as one.)
-    server.post("/api/vms/refresh", "{}");
+    server.refresh();
     server.get("/api/vms/a");
     server.get("/api/vms/categorized");
     server.get("/api/vms/available-images");

@@ -210,7 +210,7 @@ fn categorized_available_images_and_active_tasks() {
     let server = TestServer::start();
     server.create_vm("vm");
     server.sim(&["pull", "ghcr.io/cirruslabs/ubuntu:latest"]);
-    server.post("/api/vms/refresh", "{}");
+    server.refresh();
     let cat = server.get("/api/vms/categorized").json();
     assert_eq!(cat["working_vms"][0]["name"], "vm");
     assert!(
@@ -292,7 +292,7 @@ fn every_vm_row_lists_the_actions_allowed_now() {
     let server = TestServer::start();
     server.create_vm("vm");
     server.sim(&["pull", "ghcr.io/cirruslabs/ubuntu:latest"]);
-    let vms = server.post("/api/vms/refresh", "{}").json();
+    let vms = server.refresh();
     let row = |name: &str| {
         vms.as_array()
             .unwrap()

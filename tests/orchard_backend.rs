@@ -54,7 +54,7 @@ fn the_list_shows_cluster_vms_across_workers_beside_local_ones() {
     }
     let server = server_for(&sim, ADMIN.1, &[]);
     server.create_vm("local-1");
-    let _ = server.post("/api/vms/refresh", "{}");
+    server.refresh();
     let rows = eventually("three cluster rows", || {
         let vms = server.get("/api/vms").json();
         let cluster: Vec<Value> = vms

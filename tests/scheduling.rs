@@ -49,7 +49,7 @@ fn health_the_page_and_the_cached_list_answer_while_tart_list_hangs() {
     setup.args.extend(["--tart-timeout".into(), "300".into()]);
     let server = TestServer::start_with(setup);
     server.create_vm("vm1");
-    assert_eq!(server.post("/api/vms/refresh", "").status, 200);
+    server.refresh();
     server.set_faults("hang list");
     let server = &server;
     std::thread::scope(|s| {
@@ -100,7 +100,7 @@ fn a_config_whose_tart_get_hangs_is_a_503_and_holds_no_worker() {
     setup.args.extend(["--tart-timeout".into(), "8".into()]);
     let server = TestServer::start_with(setup);
     server.create_vm("vm1");
-    assert_eq!(server.post("/api/vms/refresh", "").status, 200);
+    server.refresh();
     server.set_faults("hang get");
     let server = &server;
     std::thread::scope(|s| {

@@ -204,7 +204,7 @@ fn a_vm_started_through_the_app_outlives_the_server_and_is_found_again() {
         (vm["status"] == "running").then_some(())
     });
     let vm = eventually("the running VM's IP is found", || {
-        let vms = server.post("/api/vms/refresh", "{}").json();
+        let vms = server.refresh();
         let vm = vms.as_array()?.iter().find(|v| v["name"] == "vm1")?.clone();
         (vm["status"] == "running" && vm["ip_address"].is_string()).then_some(vm)
     });

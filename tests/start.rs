@@ -74,7 +74,7 @@ fn the_third_macos_guest_fails_in_plain_words() {
         let out = server.sim(&["create", "--from-ipsw", "latest", name]);
         assert!(out.status.success());
     }
-    server.post("/api/vms/refresh", "{}");
+    server.refresh();
     for name in ["a", "b"] {
         let task = start(&server, name, "{}");
         assert_eq!(task["status"], "completed", "{task}");
@@ -158,7 +158,7 @@ fn start_options_reach_tart_before_the_terminator() {
     let server = TestServer::start();
     let out = server.sim(&["create", "--from-ipsw", "latest", "mac os"]);
     assert!(out.status.success());
-    server.post("/api/vms/refresh", "{}");
+    server.refresh();
     let share = server.data_dir();
     let body = serde_json::json!({
         "display": "vnc", "suspendable": true, "network": "softnet",
@@ -218,16 +218,12 @@ fn refusals_are_made_from_fresh_state() {
     for action in ["start", "delete"] {
         // Started and stopped with the CLI; the server saw it running in between.
         let mut run = run_outside(&server, "vm");
-        // Only a finished refresh counts: an answer marked `X-Refreshing` is the cached
-        // list while a refresh still runs, and that refresh, ending after the CLI stop
+        // Only a finished refresh counts (`refresh` asks again while the answer is
+        // marked `X-Refreshing`): a refresh still running, ending after the CLI stop
         // below, would put the fresh state in the cache before the test asks (seen
         // under load).
         eventually("the server sees the VM running, freshly", || {
-            let reply = server.post("/api/vms/refresh", "{}");
-            if reply.header("x-refreshing").is_some() {
-                return None;
-            }
-            let vms = reply.json();
+            let vms = server.refresh();
             let vm = vms.as_array()?.iter().find(|v| v["name"] == "vm")?.clone();
             (vm["status"] == "running").then_some(())
         });
@@ -255,7 +251,7 @@ fn refusals_are_made_from_fresh_state() {
     server.create_vm("other");
     let mut run = run_outside(&server, "other");
     eventually("the server sees it running", || {
-        let vms = server.post("/api/vms/refresh", "{}").json();
+        let vms = server.refresh();
         let vm = vms
             .as_array()?
             .iter()

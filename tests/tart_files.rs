@@ -32,7 +32,7 @@ fn the_disk_size_is_the_one_tart_lists() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let vms = server.post("/api/vms/refresh", "{}").json();
+    let vms = server.refresh();
     let vm = &vms.as_array().unwrap()[0];
     assert_eq!(
         (vm["disk_format"].as_str(), vm["disk_size"].as_str()),
@@ -59,7 +59,7 @@ fn a_config_being_rewritten_is_read_again() {
         // Refresh over and over while the file is rewritten: every answer has settings.
         loop {
             let done = set.try_wait().unwrap().is_some();
-            let vms = server.post("/api/vms/refresh", "{}").json();
+            let vms = server.refresh();
             let vm = &vms.as_array().unwrap()[0];
             assert!(
                 vm["cpu"].is_u64() && vm["memory"].is_string(),
@@ -95,7 +95,7 @@ fn the_tart_home_is_found_as_tart_finds_it() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     assert!(user.path().join(".tart/vms/vm/config.json").is_file());
-    let vms = server.post("/api/vms/refresh", "{}").json();
+    let vms = server.refresh();
     let vm = &vms.as_array().unwrap()[0];
     assert_eq!(
         (vm["name"].as_str(), vm["cpu"].as_u64()),

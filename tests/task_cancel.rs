@@ -95,7 +95,7 @@ fn a_running_pull_ends_its_process_group_and_leaves_no_image() {
         (&"cancelled".into(), &true.into())
     );
     eventually("the pull's process is gone", || (!alive(pid)).then_some(()));
-    let vms = server.post("/api/vms/refresh", "").json();
+    let vms = server.refresh();
     assert!(
         !vms.as_array()
             .unwrap()
@@ -113,7 +113,7 @@ fn a_cancelled_start_stops_the_vm_it_started() {
         ..Setup::default()
     });
     server.create_vm("slow");
-    assert_eq!(server.post("/api/vms/refresh", "").status, 200);
+    server.refresh();
     let reply = server.post("/api/vms/slow/start", "{}");
     assert_eq!(reply.status, 202, "{}", reply.text());
     let id = reply.json()["id"].as_str().unwrap().to_string();
@@ -149,7 +149,7 @@ fn a_cancelled_start_stops_the_vm_it_started() {
 fn a_short_running_task_is_a_409_and_not_cancellable() {
     let server = TestServer::start();
     server.create_vm("vm1");
-    assert_eq!(server.post("/api/vms/refresh", "").status, 200);
+    server.refresh();
     server.set_faults("hang stop\n");
     let reply = server.post("/api/vms/vm1/stop", "{}");
     assert_eq!(reply.status, 202, "{}", reply.text());

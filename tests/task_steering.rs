@@ -24,7 +24,7 @@ fn the_task_list_filters_and_pages_newest_first() {
     let server = TestServer::start();
     server.create_vm("a");
     server.create_vm("b");
-    assert_eq!(server.post("/api/vms/refresh", "").status, 200);
+    server.refresh();
     let mut made = Vec::new();
     for name in ["a", "b", "a"] {
         let reply = server.post(&format!("/api/vms/{name}/stop"), "{}");
