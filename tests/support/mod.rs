@@ -340,38 +340,34 @@ impl Drop for TestServer {
             let _ = child.kill();
             let _ = child.wait();
         }
-        // End every tart-sim process the test left behind (a VM's `run`, a hung `pull`):
-        // those that logged a start but no exit.
+        // End every tart-sim process the test left behind (a VM's `run`, a hung `pull`).
+        // They are found by the `TART_SIM_LOG` this server gave its children, not by the
+        // simulator's log: a child the server started just before it was killed may not
+        // have logged its start yet, and would hang on unseen.
         if !self.dir.0.as_os_str().is_empty() {
-            let records = self.sim_records();
-            let exited: Vec<&Value> = records
-                .iter()
-                .filter(|r| r["event"] == "exit")
-                .map(|r| &r["pid"])
-                .collect();
-            for record in records.iter().filter(|r| r["event"] == "start") {
-                if !exited.contains(&&record["pid"])
-                    && let Some(pid) = record["pid"].as_i64()
-                    && is_tart_sim(pid)
-                {
-                    let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-                }
+            let mark = format!("TART_SIM_LOG={}", self.dir.path().join("sim.log").display());
+            for pid in processes_with_env(&mark) {
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
             }
         }
     }
 }
 
-/// True if `pid` is (still) a tart-sim process: a pid that logged no exit may have died
-/// by SIGKILL and been reused since.
-fn is_tart_sim(pid: i64) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|cmdline| {
-            cmdline
-                .split(|&b| b == 0)
-                .next()
-                .is_some_and(|argv0| argv0.ends_with(b"tart-sim"))
+/// Processes (other than this one) whose environment holds exactly `entry`
+/// (`NAME=value`), read from `/proc`; one that ends meanwhile is skipped.
+fn processes_with_env(entry: &str) -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .filter_map(|p| p.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|e| e == entry.as_bytes()))
         })
-        .unwrap_or(false)
+        .collect()
 }
 
 fn sim_records(path: &Path) -> Vec<Value> {

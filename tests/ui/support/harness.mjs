@@ -29,6 +29,41 @@ const SIM_ENV = {
   TART_SIM_IP_RETRY_MS: '100',
 };
 
+/**
+ * The TART_HOME of every home this test file made. A simulated VM (`tart-sim run`)
+ * outlives a stopped server on purpose, as a real one does (a restart adopts it); when
+ * the test file's process exits, whatever still runs for one of its homes is ended, so
+ * no test leaves a process behind, whichever test started it.
+ */
+const homes = [];
+
+/** Processes whose environment holds exactly `entry` (`NAME=value`), from /proc. */
+function processesWithEnv(entry) {
+  const found = [];
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let environ;
+    try {
+      environ = fs.readFileSync('/proc/' + pid + '/environ', 'utf8');
+    } catch (_) {
+      continue; // ended meanwhile, or not ours to read
+    }
+    if (Number(pid) !== process.pid && environ.split('\0').includes(entry)) found.push(Number(pid));
+  }
+  return found;
+}
+
+process.on('exit', () => {
+  for (const tartHome of homes) {
+    for (const pid of processesWithEnv('TART_HOME=' + tartHome)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch (_) {
+        /* already gone */
+      }
+    }
+  }
+});
+
 /** A fresh temporary home: HOME, TART_HOME and the server's data dir live inside it. */
 export function makeHome(label) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'taartenfabriek-ui-' + label + '-'));
@@ -39,6 +74,7 @@ export function makeHome(label) {
     TART_HOME: path.join(tmp, 'tart-home'),
   };
   fs.mkdirSync(env.TART_HOME, { recursive: true });
+  homes.push(env.TART_HOME);
   return { tmp, env, dataDir: path.join(tmp, 'data') };
 }
 
