@@ -23,86 +23,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::limits::{
-    MAX_CAPTURE_BYTES, MAX_ERROR_LINE_BYTES, MAX_LOG_LINE_BYTES, MAX_TART_PROCESSES,
-    PIPE_GRACE_AFTER_EXIT,
-};
+use super::output::Stream;
+use crate::limits::{MAX_CAPTURE_BYTES, MAX_TART_PROCESSES, PIPE_GRACE_AFTER_EXIT};
 use crate::util::sync::lock;
 
-/// One line of output, cleaned of nothing yet (see `parse::clean_line`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
-    pub stream: Stream,
-    pub text: String,
-}
-
-/// Which output stream a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// What a finished call left behind.
-#[derive(Debug, Clone, Default)]
-pub struct Outcome {
-    /// The exit code, or `None` when the process died from a signal.
-    pub exit_code: Option<i32>,
-    /// The signal that ended the process, if any.
-    pub signal: Option<i32>,
-    /// Captured stdout (at most [`MAX_CAPTURE_BYTES`]).
-    pub stdout: String,
-    /// Captured stderr (at most [`MAX_CAPTURE_BYTES`]).
-    pub stderr: String,
-    /// The call ran past its timeout and was killed.
-    pub timed_out: bool,
-    /// The server began shutting down and killed the call.
-    pub cancelled: bool,
-    /// The caller's [`Cancel`] fired and the call was killed.
-    pub aborted: bool,
-}
-
-impl Outcome {
-    /// True when the process exited by itself with code 0.
-    pub fn success(&self) -> bool {
-        self.exit_code == Some(0) && !self.timed_out && !self.aborted
-    }
-
-    /// A one-line description of how the call ended, for error messages.
-    pub fn describe(&self, timeout: Duration) -> String {
-        if self.timed_out {
-            return format!("timed out after {} s and was killed", timeout.as_secs());
-        }
-        if self.aborted {
-            return "was cancelled".to_string();
-        }
-        if self.cancelled {
-            return "was stopped because the server is shutting down".to_string();
-        }
-        match (self.exit_code, self.signal) {
-            (Some(code), _) => match last_line(&self.stderr) {
-                "" => format!("exited with code {code}"),
-                line => line.to_string(),
-            },
-            (None, Some(sig)) => format!("was killed by signal {sig}"),
-            (None, None) => "ended without an exit status".to_string(),
-        }
-    }
-}
-
-/// The last non-blank line of `text`, trimmed, and of a longer line its last
-/// [`MAX_ERROR_LINE_BYTES`] (cut at a character boundary): what a failed call's error
-/// says, since a program names the cause last. The whole output stays in the task's
-/// `stderr` tail.
-pub fn last_line(text: &str) -> &str {
-    let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty());
-    let line = line.unwrap_or("");
-    let mut start = line.len().saturating_sub(MAX_ERROR_LINE_BYTES);
-    while !line.is_char_boundary(start) {
-        start += 1;
-    }
-    &line[start..]
-}
+// What a call hands back is part of the supervisor's interface, so it is named here too.
+pub use super::output::{Line, LineSplitter, Outcome};
 
 /// A per-call cancel switch: [`Cancel::cancel`] kills the process group of a call that
 /// runs with it, and makes calls that have not started yet fail at once. Clones share
@@ -444,46 +370,6 @@ fn spawn_waiter(mut child: Child, tx: Sender<Event>) {
         let status = child.wait();
         let _ = tx.send(Event::Exited(status));
     });
-}
-
-/// Splits a byte stream into lines of at most [`MAX_LOG_LINE_BYTES`], so a process that
-/// never prints a newline cannot make us buffer without end.
-#[derive(Default)]
-pub struct LineSplitter {
-    partial: Vec<u8>,
-    truncated: bool,
-}
-
-impl LineSplitter {
-    /// Feeds bytes; returns the lines they completed.
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
-        let mut lines = Vec::new();
-        for &b in bytes {
-            if b == b'\n' {
-                lines.push(self.take());
-            } else if self.partial.len() < MAX_LOG_LINE_BYTES {
-                self.partial.push(b);
-            } else {
-                self.truncated = true;
-            }
-        }
-        lines
-    }
-
-    /// The last line, if the stream did not end with a newline.
-    pub fn finish(&mut self) -> Option<String> {
-        (!self.partial.is_empty()).then(|| self.take())
-    }
-
-    fn take(&mut self) -> String {
-        let mut line = String::from_utf8_lossy(&self.partial).into_owned();
-        if self.truncated {
-            line.push_str(" …[truncated]");
-        }
-        self.partial.clear();
-        self.truncated = false;
-        line
-    }
 }
 
 /// Sends SIGKILL to every process in the group led by `pgid`.

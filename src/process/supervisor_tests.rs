@@ -1,18 +1,5 @@
-//! The supervisor's per-call cancel and its error line.
+//! The supervisor's per-call cancel.
 use super::*;
-
-#[test]
-fn the_error_line_is_the_last_meaningful_line_capped() {
-    assert_eq!(
-        last_line("pulling\n50%\nError: registry said no\n\n  \n"),
-        "Error: registry said no"
-    );
-    assert_eq!(last_line(""), "");
-    let long = format!("{} the cause", "é".repeat(MAX_ERROR_LINE_BYTES));
-    let cut = last_line(&long);
-    assert!(cut.ends_with("the cause"));
-    assert!(cut.len() <= MAX_ERROR_LINE_BYTES && cut.len() >= MAX_ERROR_LINE_BYTES - 1);
-}
 
 #[test]
 fn a_cancel_kills_the_running_call_and_refuses_the_next() {
