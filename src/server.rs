@@ -15,12 +15,11 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::backend::host::Backend;
-use crate::backend::orchard::{Endpoint, OrchardClient};
+use crate::backend::orchard::{Endpoint, OrchardClient, OrchardHost};
 use crate::backend::tart::{CliRunner, LocalTart, Tart, watch};
 use crate::config::Config;
 use crate::console::Consoles;
 use crate::core::Core;
-use crate::core::cluster::{Cluster, spawn_poller};
 use crate::core::events::EventHub;
 use crate::core::refresher::spawn_refresher;
 use crate::core::tasks::scheduler::Scheduler;
@@ -136,7 +135,7 @@ impl Server {
         let home = tart.home().map(std::path::Path::to_path_buf);
         let host = config.host;
         let cluster = match &config.orchard {
-            Some(o) => Some(Arc::new(Cluster::new(OrchardClient::new(
+            Some(o) => Some(Arc::new(OrchardHost::new(OrchardClient::new(
                 Endpoint::parse(
                     &o.url,
                     o.account.clone(),
@@ -155,7 +154,7 @@ impl Server {
             Scheduler::spawn_workers(),
             shutdown_rx,
         );
-        core.cluster = cluster.clone();
+        core.cluster = cluster.clone().map(|c| c as Arc<dyn Backend>);
         let core = Arc::new(core);
         // A VM this server started stopped (its `tart run` ended): show it at once. The
         // hook holds the core weakly: a VM may run for days after the server stopped.
@@ -178,6 +177,7 @@ impl Server {
             token,
             waits,
             consoles,
+            cluster.clone(),
         ));
         let http = Arc::new(
             tiny_http::Server::from_listener(listener, None)
@@ -193,7 +193,7 @@ impl Server {
             crate::web::spawn_http_workers(http.clone(), app.clone(), fatal_tx, nudger);
         threads.push(nudge_thread);
         if let Some(c) = cluster {
-            threads.push(spawn_poller(c, core.shutdown_signal().clone()));
+            threads.push(c.spawn_poller(core.shutdown_signal().clone()));
         }
         threads.push(waiter);
         // Changes made outside the server, noticed without running tart; part of the

@@ -120,6 +120,23 @@ pub enum OpRequest {
     Logout {
         host: String,
     },
+    /// Make a VM from an image with the given resources, start it without a window, and
+    /// return once it runs (a cluster: on whichever of its machines it places it).
+    Provision(Provision),
+}
+
+/// A VM to make from an image ([`OpRequest::Provision`]). `None` leaves a value to the
+/// host (its default CPU and memory) or the image (its disk).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provision {
+    pub name: String,
+    /// An OCI reference.
+    pub image: String,
+    pub cpu: Option<u64>,
+    pub memory_mib: Option<u64>,
+    pub disk_gb: Option<u64>,
+    /// A script the guest runs once it is up; its output becomes the request's log.
+    pub startup_script: Option<String>,
 }
 
 /// What a host did, when it succeeded.
@@ -133,6 +150,12 @@ pub enum Done {
     ShutDown,
     /// What a prune removed, oldest access first.
     Pruned(Vec<PruneEntry>),
+    /// A provisioned VM runs: `backend` is the host's [`Backend::kind`], `machine` the
+    /// one of its machines that runs it (a cluster's worker).
+    Provisioned {
+        backend: &'static str,
+        machine: String,
+    },
 }
 
 /// What a completed start reports.
@@ -186,14 +209,17 @@ pub enum HostError {
     NotFound(String),
     /// The host answered with a failure; the text says how.
     Failed(String),
+    /// The host would not do what was asked of the VM as it is now; the text says why.
+    Refused(String),
 }
 
 impl std::fmt::Display for HostError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            HostError::Unavailable(m) | HostError::NotFound(m) | HostError::Failed(m) => {
-                f.write_str(m)
-            }
+            HostError::Unavailable(m)
+            | HostError::NotFound(m)
+            | HostError::Failed(m)
+            | HostError::Refused(m) => f.write_str(m),
         }
     }
 }
@@ -296,6 +322,16 @@ pub trait Backend: Send + Sync {
     /// Calls `hook(name, saved)` on a host thread whenever a VM this server started
     /// stops (`saved`: it left a saved state, a suspend). Set once, at start-up.
     fn on_vm_exit(&self, hook: VmExitHook);
+
+    /// Whether the host would carry out `request` on its VM as it is now, asked before a
+    /// task is made (may block for one query): for a host whose rules the core does not
+    /// know, such as a cluster whose power state only goes one way. `NotFound` when the
+    /// VM is not there, `Refused` with the reason when its state does not allow it. The
+    /// default admits everything: the core checks the local host's rules itself
+    /// (`core::ops`).
+    fn admits(&self, _request: &OpRequest) -> Result<(), HostError> {
+        Ok(())
+    }
 
     /// Carries out `request`, reporting into `sink`; blocks until it is done.
     fn execute(&self, request: OpRequest, sink: &mut dyn OpSink) -> Result<Done, Failure>;

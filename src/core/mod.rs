@@ -1,12 +1,10 @@
 //! The core: the VM inventory, the tasks and their scheduling, the operations, the
-//! background refresher, events and input validation. It drives VMs through the backend
-//! layer and never names tiny_http or tungstenite; the web layer above talks to it
-//! through [`Core`]. The job bodies still call `backend::tart` helpers directly (see
-//! docs/architecture.md, "Debt").
+//! background refresher, events and input validation. It drives VMs only through the
+//! backend seam (`backend::host`): the local host, and a cluster with `--orchard`
+//! ([`Host`]). It never names tiny_http or tungstenite; the web layer above talks to it
+//! through [`Core`].
 
 pub mod catalog;
-pub mod cluster;
-pub mod cluster_tasks;
 pub mod events;
 pub mod inventory;
 pub mod ops;
@@ -17,4 +15,4 @@ pub mod validate;
 pub mod vm;
 pub mod vm_actions;
 
-pub use state::Core;
+pub use state::{Core, Host};

@@ -18,16 +18,17 @@ use crate::core::tasks::scheduler::Scheduler;
 /// Shared domain state. Lives in an `Arc` for as long as any thread uses it.
 pub struct Core {
     pub config: Config,
-    /// The VM host: the local tart CLI (the only thing here that drives VMs).
+    /// The local VM host (the tart CLI).
     pub backend: Arc<dyn Backend>,
+    /// A second host, a cluster (an Orchard controller with `--orchard`); operations
+    /// say which of the two they run on ([`Host`]).
+    pub cluster: Option<Arc<dyn Backend>>,
     pub inventory: Inventory,
     pub tasks: TaskStore,
     /// The one ordered stream of VM and task changes (`/ws/events`, `/api/events`).
     pub events: Arc<EventHub>,
     pub scheduler: Arc<Scheduler>,
     pub refresher: Refresher,
-    /// The Orchard cluster, with `--orchard`.
-    pub cluster: Option<std::sync::Arc<crate::core::cluster::Cluster>>,
     /// Disconnected when the server shuts down.
     shutdown: Receiver<()>,
 }
@@ -50,6 +51,14 @@ impl Core {
             refresher: Refresher::new(),
             cluster: None,
             shutdown,
+        }
+    }
+
+    /// The host `on` names; `None` for a cluster when none is configured.
+    pub fn host(&self, on: Host) -> Option<&dyn Backend> {
+        match on {
+            Host::Local => Some(self.backend.as_ref()),
+            Host::Cluster => self.cluster.as_deref(),
         }
     }
 
@@ -106,9 +115,10 @@ impl Core {
         self.refresher.refresh_and_wait(timeout)
     }
 
-    /// Cancels task `id` (`api-next.md` §4): a waiting task is taken out of its queue
-    /// and never runs; a running pull, clone, create, prune or start has its process
-    /// group ended. Either ends `failed` with `error` `cancelled` and `cancelled: true`.
+    /// Cancels task `id` (`api-next.md` §4), on either host: a waiting task is taken out
+    /// of its queue and never runs; a running pull, clone, create, prune or start has
+    /// its switch fired (a local one's process group ends; a cluster create deletes its
+    /// VM). Either ends `failed` with `error` `cancelled` and `cancelled: true`.
     /// `Err` says why not: no such task, ended already, or short (stop, delete,
     /// settings, rename, suspend, login) and running.
     pub fn cancel_task(&self, id: &str) -> Result<(), CancelRefused> {
@@ -116,14 +126,6 @@ impl Core {
         let task = self.tasks.get(id).ok_or(CancelRefused::NotFound)?;
         if task.status.is_terminal() {
             return Err(CancelRefused::Ended);
-        }
-        if let Some(cluster) = &self.cluster {
-            use crate::core::cluster::ClusterCancel;
-            match cluster.cancel(id) {
-                ClusterCancel::Requested => return Ok(()),
-                ClusterCancel::NotCancellable => return Err(CancelRefused::NotCancellable),
-                ClusterCancel::NotOurs => {}
-            }
         }
         match self.scheduler.cancel(id) {
             Cancelled::WasWaiting => {
@@ -135,6 +137,28 @@ impl Core {
             Cancelled::NotCancellable => Err(CancelRefused::NotCancellable),
             // Between its job's end and the task's: it ends by itself in a moment.
             Cancelled::Unknown => Err(CancelRefused::Ended),
+        }
+    }
+}
+
+/// Which host an operation runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// This machine's tart ([`Core::backend`]).
+    Local,
+    /// The cluster ([`Core::cluster`]).
+    Cluster,
+}
+
+impl Host {
+    /// The scheduler key of VM `name` on this host. A cluster's names are its own (a
+    /// cluster VM and a local one may share a name), so they are prefixed with
+    /// `cluster://`, which no local VM name (never a `/`) or image reference (never
+    /// `://`) holds; local names stay as they are.
+    pub fn key(self, name: &str) -> String {
+        match self {
+            Host::Local => name.to_string(),
+            Host::Cluster => format!("cluster://{name}"),
         }
     }
 }
@@ -156,5 +180,21 @@ impl std::fmt::Display for CancelRefused {
                 "this task is short and cannot be cancelled while it runs"
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Host;
+    use crate::core::validate;
+
+    #[test]
+    fn a_cluster_key_is_never_a_local_name_or_an_image_reference() {
+        for name in ["a", "build-1", "ghcr.io/x/y:1"] {
+            let key = Host::Cluster.key(name);
+            assert!(validate::vm_name(&key).is_err(), "{key}");
+            assert!(validate::oci_reference(&key).is_err(), "{key}");
+        }
+        assert_eq!(Host::Local.key("a"), "a");
     }
 }

@@ -3,8 +3,10 @@
 //! per-backend health. A broken controller answers its own routes with a 502 naming the
 //! problem and never touches the local ones.
 //!
-//! Handlers call the controller directly only for details, events and checks before an
-//! action; the list and workers come from the poller's cache (`core::cluster`).
+//! Reads that only the cluster answers (details with Orchard's fields, events, config)
+//! ask the controller through `OrchardHost`; the list and workers come from the
+//! poller's cache. Actions are operations like the local ones (`core::ops`, on
+//! `Host::Cluster`): checked by the host, queued on the scheduler, cancellable there.
 
 use std::sync::Arc;
 
@@ -13,11 +15,14 @@ use serde_json::{Value, json};
 use super::error::{Error, FieldError};
 use super::reply::Reply;
 use super::state::Web;
-use crate::backend::orchard::OrchardError;
+use crate::backend::host::{HostError, Provision as Spec};
+use crate::backend::orchard::OrchardHost;
 use crate::backend::orchard::model::OrchardVm;
-use crate::core::cluster::Cluster;
-use crate::core::cluster_tasks;
-use crate::core::validate;
+use crate::core::Host;
+use crate::core::ops::delete::Delete;
+use crate::core::ops::provision::Provision;
+use crate::core::ops::stop::Stop;
+use crate::core::{ops, validate};
 use crate::util::target::Target;
 
 /// Longest Orchard VM name accepted: Orchard's planned rule (`internal/simplename`) is 63.
@@ -28,23 +33,27 @@ pub const MAX_CLUSTER_NAME: usize = 63;
 pub fn wants_cluster(web: &Web, target: &Target) -> bool {
     match target.param("backend") {
         Some(b) => b == "orchard",
-        None => web.core.config.no_local && web.core.cluster.is_some(),
+        None => web.core.config.no_local && web.cluster.is_some(),
     }
 }
 
-fn cluster(web: &Web) -> Result<&Arc<Cluster>, Error> {
-    web.core.cluster.as_ref().ok_or_else(|| {
+fn cluster(web: &Web) -> Result<&Arc<OrchardHost>, Error> {
+    web.cluster.as_ref().ok_or_else(|| {
         Error::NotFound("no Orchard cluster is configured (start with --orchard URL)".into())
     })
 }
 
-fn cluster_error(e: OrchardError, name: &str) -> Error {
+/// A failed read of the cluster: 404 for a VM it does not have, else 502.
+fn cluster_error(e: HostError) -> Error {
     match e {
-        OrchardError::NotFound => {
-            Error::NotFound(format!("VM {name:?} not found on the Orchard cluster"))
-        }
+        HostError::NotFound(m) => Error::NotFound(m),
         other => Error::Cluster(other.to_string()),
     }
+}
+
+/// Queues a cluster operation: 202 with its task.
+fn accepted(web: &Arc<Web>, op: impl ops::Operation) -> Result<Reply, Error> {
+    Ok(Reply::task_accepted(&ops::submit(&web.core, op)?))
 }
 
 /// `GET /api/health`: the local side's answer plus `backends`.
@@ -58,8 +67,8 @@ pub fn health(web: &Web) -> Reply {
             "ok"
         }),
     );
-    if let Some(c) = &web.core.cluster {
-        backends.insert("orchard".into(), json!(c.health()));
+    if let Some(c) = &web.cluster {
+        backends.insert("orchard".into(), json!(c.cache.health()));
     }
     Reply::json(
         200,
@@ -69,7 +78,7 @@ pub fn health(web: &Web) -> Reply {
 
 /// `GET /api/vms`: the local rows (unless `--no-local`) then the cluster's.
 pub fn list_vms(web: &Web) -> Reply {
-    let Some(c) = &web.core.cluster else {
+    let Some(c) = &web.cluster else {
         return super::handlers::list_vms(web);
     };
     let local = web.core.inventory.json();
@@ -78,24 +87,23 @@ pub fn list_vms(web: &Web) -> Reply {
     } else {
         serde_json::from_slice(&local).unwrap_or_default()
     };
-    rows.extend(c.rows());
+    rows.extend(c.cache.rows());
     Reply::json(200, &rows)
 }
 
 /// `GET /api/workers`.
 pub fn workers(web: &Web) -> Reply {
     let rows = web
-        .core
         .cluster
         .as_ref()
-        .map(|c| c.worker_rows())
+        .map(|c| c.cache.worker_rows())
         .unwrap_or_default();
     Reply::json(200, &rows)
 }
 
 /// The VM as the controller has it now (not the cache).
-fn fetch(c: &Cluster, name: &str) -> Result<OrchardVm, Error> {
-    c.client.get_vm(name).map_err(|e| cluster_error(e, name))
+fn fetch(c: &OrchardHost, name: &str) -> Result<OrchardVm, Error> {
+    c.fetch(name).map_err(cluster_error)
 }
 
 /// `GET /api/vms/{name}?backend=orchard`: the row, with Orchard's details.
@@ -103,7 +111,7 @@ pub fn get_vm(web: &Web, name: &str) -> Result<Reply, Error> {
     let c = cluster(web)?;
     let vm = fetch(c, name)?;
     let mut row = vm.row();
-    if let Some(why) = c.pending_reason(&vm) {
+    if let Some(why) = c.cache.pending_reason(&vm) {
         row["status_message"] = json!(why);
     }
     // The address is on the worker's NAT network: shown, but not reachable from here.
@@ -134,7 +142,7 @@ pub fn vm_config(web: &Web, name: &str) -> Result<Reply, Error> {
 /// `GET /api/vms/{name}/events?backend=orchard`: Orchard's events (startup-script output).
 pub fn events(web: &Web, name: &str) -> Result<Reply, Error> {
     let c = cluster(web)?;
-    let lines = c.client.events(name).map_err(|e| cluster_error(e, name))?;
+    let lines = c.events(name).map_err(cluster_error)?;
     Ok(Reply::json(
         200,
         &json!({"name": name, "backend": "orchard", "lines": lines}),
@@ -143,26 +151,29 @@ pub fn events(web: &Web, name: &str) -> Result<Reply, Error> {
 
 /// `POST /api/vms/{name}/stop?backend=orchard`: the one-way power-state change.
 pub fn stop(web: &Arc<Web>, name: &str) -> Result<Reply, Error> {
-    let c = cluster(web)?;
-    let vm = fetch(c, name)?;
-    if !vm.actions().contains(&"stop") {
-        return Err(Error::Conflict(format!(
-            "VM {name:?} cannot be stopped: it is {} with power state {}",
-            vm.status, vm.power_state
-        )));
-    }
-    Ok(Reply::task_accepted(&cluster_tasks::submit_stop(
-        &web.core, name,
-    )))
+    cluster(web)?;
+    let name = name.to_string();
+    accepted(
+        web,
+        Stop {
+            name,
+            graceful: None,
+            on: Host::Cluster,
+        },
+    )
 }
 
 /// `POST /api/vms/{name}/delete?backend=orchard`.
 pub fn delete(web: &Arc<Web>, name: &str) -> Result<Reply, Error> {
-    let c = cluster(web)?;
-    fetch(c, name)?;
-    Ok(Reply::task_accepted(&cluster_tasks::submit_delete(
-        &web.core, name,
-    )))
+    cluster(web)?;
+    let name = name.to_string();
+    accepted(
+        web,
+        Delete {
+            name,
+            on: Host::Cluster,
+        },
+    )
 }
 
 /// `POST /api/vms/{name}/start?backend=orchard`: Orchard cannot start a VM again.
@@ -227,7 +238,7 @@ pub fn on_cluster(body: Option<&Value>) -> Result<bool, Error> {
 /// `POST /api/vms/create` with `"backend": "orchard"`: `source_vm` is the image, `cpu`,
 /// `memory` (GB) and `disk_size` (GB) are passed on; the VM is created headless.
 pub fn create(web: &Arc<Web>, body: &Value) -> Result<Reply, Error> {
-    let c = cluster(web)?;
+    cluster(web)?;
     let Value::Object(_) = body else {
         return Err(Error::Validation(vec![FieldError {
             kind: "model_attributes_type",
@@ -288,26 +299,23 @@ pub fn create(web: &Arc<Web>, body: &Value) -> Result<Reply, Error> {
     })?;
     let cpu = ranged(body, "cpu", 1..=128)?;
     let memory = ranged(body, "memory", 1..=1024)?;
-    let disk = ranged(body, "disk_size", 10..=16_384)?;
-    if c.vm(&name).is_some() {
-        return Err(Error::Conflict(format!(
-            "a VM named {name:?} already exists on the Orchard cluster"
-        )));
-    }
-    let mut spec = json!({"name": name, "image": image, "headless": true});
-    if let Some(n) = cpu {
-        spec["cpu"] = json!(n);
-    }
-    if let Some(gb) = memory {
-        spec["memory"] = json!(gb * 1024);
-    }
-    if let Some(gb) = disk {
-        spec["diskSize"] = json!(gb);
-    }
-    if let Some(script) = body.get("startup_script").and_then(Value::as_str) {
-        spec["startup_script"] = json!({"script_content": script});
-    }
-    Ok(Reply::task_accepted(&cluster_tasks::submit_create(
-        &web.core, &name, spec,
-    )))
+    let disk_gb = ranged(body, "disk_size", 10..=16_384)?;
+    let spec = Spec {
+        name,
+        image,
+        cpu,
+        memory_mib: memory.map(|gb| gb * 1024),
+        disk_gb,
+        startup_script: body
+            .get("startup_script")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    };
+    accepted(
+        web,
+        Provision {
+            on: Host::Cluster,
+            spec,
+        },
+    )
 }

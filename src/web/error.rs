@@ -52,7 +52,8 @@ pub enum Error {
     Internal(String),
     /// 502: `tart` failed while answering a request directly (refresh, config).
     Tart(String),
-    /// 502: the Orchard controller failed or refused while answering a request directly.
+    /// 502: the Orchard controller failed or refused while answering a request directly
+    /// or while an operation on the cluster was checked.
     Cluster(String),
     /// 503: a capacity limit or a missing `tart`.
     Unavailable(String),
@@ -165,6 +166,7 @@ impl From<Refusal> for Error {
                 input,
             } => Error::invalid_field("value_error", field, message, input),
             Refusal::QueueFull => QueueFull.into(),
+            Refusal::HostFailed(m) => Error::Cluster(m),
         }
     }
 }
@@ -175,6 +177,7 @@ impl From<HostError> for Error {
             HostError::Unavailable(m) => Error::Unavailable(m),
             HostError::NotFound(m) => Error::NotFound(m),
             HostError::Failed(m) => Error::Tart(m),
+            HostError::Refused(m) => Error::Conflict(m),
         }
     }
 }

@@ -12,6 +12,7 @@ use super::request::Head;
 use super::state::Web;
 use crate::backend::host::HostError;
 use crate::console::{TICKET_LIFETIME, VncTarget};
+use crate::core::Host;
 use crate::core::ops::delete::Delete;
 use crate::core::ops::pull::Pull;
 use crate::core::ops::stop::Stop;
@@ -167,6 +168,7 @@ pub fn stop(app: &Arc<Web>, name: &str, body: Option<Value>) -> Result<Reply, Er
         Stop {
             name: name.to_string(),
             graceful,
+            on: Host::Local,
         },
     )
 }
@@ -227,6 +229,7 @@ pub fn delete(app: &Arc<Web>, name: &str) -> Result<Reply, Error> {
         app,
         Delete {
             name: name.to_string(),
+            on: Host::Local,
         },
     )
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use super::waits::Waits;
+use crate::backend::orchard::OrchardHost;
 use crate::console::Consoles;
 use crate::core::Core;
 
@@ -26,6 +27,9 @@ pub struct Web {
     pub sse_streams: AtomicUsize,
     /// Requests parked until their task ends (`GET /api/tasks/{id}/wait`).
     pub waits: Waits,
+    /// The Orchard cluster (`--orchard`), for the reads only it answers (its rows,
+    /// workers, health, events); the core drives it as `core.cluster`, a `Backend`.
+    pub cluster: Option<Arc<OrchardHost>>,
 }
 
 impl Web {
@@ -36,6 +40,7 @@ impl Web {
         token: String,
         waits: Waits,
         consoles: Consoles,
+        cluster: Option<Arc<OrchardHost>>,
     ) -> Web {
         Web {
             core,
@@ -46,6 +51,7 @@ impl Web {
             ws_clients: AtomicUsize::new(0),
             sse_streams: AtomicUsize::new(0),
             waits,
+            cluster,
         }
     }
 }

@@ -141,6 +141,12 @@ impl Backend for LocalTart {
                 insecure,
             } => exec::login(self, &host, &username, &password, insecure, sink),
             OpRequest::Logout { host } => exec::logout(self, &host, sink),
+            // No local operation asks it (an image becomes a local VM by a clone, then a
+            // settings change and a start); only a cluster places VMs by a spec.
+            OpRequest::Provision(p) => Err(Failure::Failed(format!(
+                "the local tart host does not provision {:?} from a spec: clone the image instead",
+                p.name
+            ))),
         }
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod create;
 pub mod delete;
+pub mod provision;
 pub mod prune;
 pub mod pull;
 pub mod registry;
@@ -25,12 +26,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::backend::host::{Done, Failure, OpRequest, VmState};
-use crate::core::Core;
+use crate::backend::host::{Done, Failure, HostError, OpRequest, VmState};
 use crate::core::tasks::queue::queue;
 use crate::core::tasks::scheduler::{Keys, Lane, QueueFull};
 use crate::core::tasks::sink::TaskSink;
 use crate::core::tasks::{Action, Task};
+use crate::core::{Core, Host};
 use crate::limits::FRESH_CHECK_WAIT;
 
 /// One operation, declared. Implementors are plain values holding the checked request.
@@ -42,9 +43,15 @@ pub trait Operation: Send + 'static {
     /// host-wide operations (prune, registries).
     fn target(&self) -> Option<&str>;
 
-    /// The names the job holds while it waits and runs: by default its target.
+    /// The host it runs on: the local one by default.
+    fn host(&self) -> Host {
+        Host::Local
+    }
+
+    /// The names the job holds while it waits and runs: by default its target, on its
+    /// host (a cluster's names never lock a local VM's).
     fn keys(&self) -> Keys {
-        Keys::One(self.target().unwrap_or_default().to_string())
+        Keys::One(self.host().key(self.target().unwrap_or_default()))
     }
 
     /// The workers it runs on: short calls by default.
@@ -64,7 +71,10 @@ pub trait Operation: Send + 'static {
     /// The job: by default the one request. Operations made of several requests (a
     /// create that configures, a clone that starts) run them here in order.
     fn run(&self, core: &Core, sink: &mut TaskSink) -> Result<Done, Failure> {
-        core.backend.execute(self.request(), sink)
+        match core.host(self.host()) {
+            Some(host) => host.execute(self.request(), sink),
+            None => Err(Failure::Failed("no cluster is configured".into())),
+        }
     }
 
     /// Its effect on the inventory after success, applied before the task completes,
@@ -104,6 +114,8 @@ pub enum Refusal {
     },
     /// 429: too many tasks are waiting.
     QueueFull,
+    /// 502: the host could not be asked (a cluster's controller down or refusing).
+    HostFailed(String),
 }
 
 impl From<QueueFull> for Refusal {
@@ -126,14 +138,18 @@ pub fn submit<O: Operation>(core: &Arc<Core>, op: O) -> Result<Task, Refusal> {
         keys,
         lane,
         cancellable,
+        op.host() == Host::Local,
         move |core, id| run(core, id, &op),
     )?;
     Ok(task)
 }
 
-/// Runs `op` for task `id` on a task worker and ends the task.
+/// Runs `op` for task `id` on a task worker and ends the task. The local inventory's
+/// rows are invalidated and refreshed for local operations only; a cluster's host keeps
+/// its own lists current (`Backend::execute` ends with a read of them).
 fn run(core: &Arc<Core>, id: &str, op: &impl Operation) {
-    let names = names_of(op);
+    let local = op.host() == Host::Local;
+    let names = if local { names_of(op) } else { Vec::new() };
     for name in &names {
         core.inventory.invalidate(name);
     }
@@ -152,7 +168,7 @@ fn run(core: &Arc<Core>, id: &str, op: &impl Operation) {
             for name in &names {
                 core.inventory.invalidate(name);
             }
-            if op.failure_changes_host() {
+            if local && op.failure_changes_host() {
                 core.refresh_quietly();
             }
             core.tasks.update(id, |t| match failure {
@@ -170,6 +186,20 @@ fn names_of(op: &impl Operation) -> Vec<String> {
         Keys::Two(a, b) => vec![a, b],
         Keys::Home => Vec::new(),
     }
+}
+
+/// Asks host `on` whether it would carry out `request` now (`Backend::admits`): for
+/// the rules of a host the core does not know. 404 when the VM is not there, 409 with
+/// the host's reason, 502 when the host could not be asked.
+pub fn admitted(core: &Core, on: Host, request: &OpRequest) -> Result<(), Refusal> {
+    let host = core
+        .host(on)
+        .ok_or_else(|| Refusal::NotFound("no cluster is configured".into()))?;
+    host.admits(request).map_err(|e| match e {
+        HostError::NotFound(m) => Refusal::NotFound(m),
+        HostError::Refused(m) => Refusal::Conflict(m),
+        HostError::Unavailable(m) | HostError::Failed(m) => Refusal::HostFailed(m),
+    })
 }
 
 /// The local VM `name`'s state now: read afresh by the backend (for tart, the lock on

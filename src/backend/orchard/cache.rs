@@ -1,13 +1,15 @@
-//! `Cluster`: the Orchard side of the inventory. It keeps the last VM and worker lists
-//! read from the controller (refreshed by a poller thread every [`CLUSTER_POLL`] and
-//! after every action) and the last error, so a down controller or bad credentials show
-//! as a plain sentence in `/api/health` while the local side keeps working.
+//! `ClusterCache`: what the server last read of the cluster. It keeps the VM and worker
+//! lists (refreshed by a poller thread every [`CLUSTER_POLL`] and after every request
+//! the host carries out) and the last error, so a down controller or bad credentials
+//! show as a plain sentence in `/api/health` while the local side keeps working.
+//!
+//! It lives in the backend, not beside the core's inventory: its rows and worker rows
+//! are Orchard's JSON mapped to api-next §8 (a worker, Orchard's status message, why a
+//! VM waits), which the local inventory's rows do not have; see docs/architecture.md.
 //!
 //! Threading: one `Mutex<Cached>`, never held across a call to the controller; the
 //! poller is the only thread that refreshes on a timer and ends at shutdown.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,8 +17,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use serde_json::Value;
 
-use crate::backend::orchard::model::{OrchardVm, OrchardWorker, worker_row};
-use crate::backend::orchard::{OrchardClient, OrchardError};
+use super::model::{OrchardVm, OrchardWorker, worker_row};
+use super::{OrchardClient, OrchardError};
 use crate::util::sync::lock;
 
 /// How often the VM and worker lists are read from the controller. Orchard has no list
@@ -34,24 +36,10 @@ struct Cached {
     tried: bool,
 }
 
-/// The cluster backend's shared state.
-pub struct Cluster {
-    pub client: OrchardClient,
+/// The cluster's last lists and how reading them went.
+#[derive(Default)]
+pub struct ClusterCache {
     cached: Mutex<Cached>,
-    /// The cluster's unfinished tasks: a create's cancel switch, or `None` for the
-    /// short ones (stop, delete), which cannot be cancelled.
-    tasks: Mutex<HashMap<String, Option<Arc<AtomicBool>>>>,
-}
-
-/// What [`Cluster::cancel`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClusterCancel {
-    /// Not a cluster task (or ended already).
-    NotOurs,
-    /// The switch is set; the task ends as cancelled at its next look (≤ 2 s).
-    Requested,
-    /// A stop or delete: short, not cancellable.
-    NotCancellable,
 }
 
 fn unix_now() -> u64 {
@@ -60,46 +48,13 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-impl Cluster {
-    pub fn new(client: OrchardClient) -> Cluster {
-        Cluster {
-            client,
-            cached: Mutex::new(Cached::default()),
-            tasks: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Records a running cluster task; `cancellable` ones get a switch to watch.
-    pub fn track(&self, id: &str, cancellable: bool) -> Option<Arc<AtomicBool>> {
-        let switch = cancellable.then(|| Arc::new(AtomicBool::new(false)));
-        lock(&self.tasks).insert(id.to_string(), switch.clone());
-        switch
-    }
-
-    /// Forgets an ended task.
-    pub fn untrack(&self, id: &str) {
-        lock(&self.tasks).remove(id);
-    }
-
-    /// Asks task `id` to stop, if it is a cluster task that can.
-    pub fn cancel(&self, id: &str) -> ClusterCancel {
-        match lock(&self.tasks).get(id) {
-            None => ClusterCancel::NotOurs,
-            Some(None) => ClusterCancel::NotCancellable,
-            Some(Some(switch)) => {
-                switch.store(true, Ordering::SeqCst);
-                ClusterCancel::Requested
-            }
-        }
-    }
-
+impl ClusterCache {
     /// Reads both lists from the controller; on failure keeps the last good lists and
     /// records the error.
-    pub fn refresh(&self) -> Result<(), OrchardError> {
-        let result = self
-            .client
+    pub fn refresh(&self, client: &OrchardClient) -> Result<(), OrchardError> {
+        let result = client
             .list_vms()
-            .and_then(|vms| Ok((vms, self.client.list_workers()?)));
+            .and_then(|vms| Ok((vms, client.list_workers()?)));
         let mut c = lock(&self.cached);
         c.tried = true;
         match result {
@@ -130,6 +85,11 @@ impl Cluster {
     pub fn rows(&self) -> Vec<Value> {
         let c = lock(&self.cached);
         c.vms.iter().map(|v| with_pending_reason(v, &c)).collect()
+    }
+
+    /// The cached VMs, by name.
+    pub fn vms(&self) -> Vec<OrchardVm> {
+        lock(&self.cached).vms.clone()
     }
 
     /// One cached VM.
@@ -195,14 +155,18 @@ fn pending_reason(v: &OrchardVm, c: &Cached) -> Option<String> {
     })
 }
 
-/// Starts the poller: a refresh now and every [`CLUSTER_POLL`] until `shutdown`
-/// disconnects.
-pub fn spawn_poller(cluster: Arc<Cluster>, shutdown: Receiver<()>) -> JoinHandle<()> {
+/// Starts the poller: a refresh of `cache` from `client` now and every
+/// [`CLUSTER_POLL`] until `shutdown` disconnects.
+pub fn spawn_poller(
+    client: OrchardClient,
+    cache: Arc<ClusterCache>,
+    shutdown: Receiver<()>,
+) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("orchard-poller".into())
         .spawn(move || {
             loop {
-                let _ = cluster.refresh();
+                let _ = cache.refresh(&client);
                 match shutdown.recv_timeout(CLUSTER_POLL) {
                     Err(RecvTimeoutError::Timeout) => {}
                     _ => return,
