@@ -331,3 +331,7 @@ impl Backend for OrchardHost {
         outcome
     }
 }
+
+#[cfg(test)]
+#[path = "host_tests.rs"]
+mod tests;
