@@ -26,9 +26,10 @@
 //!   [`MAX_TART_PROCESSES`] calls at once (the worst case is 256 MiB, reached only if 32
 //!   calls flood at once; besides, a call's lines are streamed into its task).
 //!
-//! So the task history costs tens of MiB at most. Not bounded this way: a WebSocket
-//! client's queue of [`WS_SUBSCRIBER_QUEUE`] snapshots (each a copy of one task), for up
-//! to [`MAX_WS_CLIENTS`] clients; see the README's known limits.
+//! So the task history costs tens of MiB at most. A WebSocket client waiting for a task
+//! holds at most one snapshot it has not sent yet, shared with every other client of
+//! that task: [`MAX_WS_CLIENTS`] clients of one chatty task cost one or two copies of it
+//! (~100 KiB each), not one queue each.
 
 use std::time::Duration;
 
@@ -90,10 +91,6 @@ pub const MAX_WS_INCOMING_MESSAGE: usize = 4 * 1024;
 /// status change (2 s): a task interrupted by a restart keeps its log up to about then,
 /// and a chatty task adds at most one journal line per 2 s.
 pub const JOURNAL_OUTPUT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Task snapshots queued for one WebSocket client (64). A client whose queue is full is
-/// too slow and is dropped; it never stalls the task.
-pub const WS_SUBSCRIBER_QUEUE: usize = 64;
 
 /// Interval between pings on an open WebSocket (20 s), so dead peers are noticed and
 /// proxies keep the connection.

@@ -21,6 +21,7 @@ use super::reply::Reply;
 use super::request::Head;
 use super::state::Web;
 use crate::core::tasks::Snapshot;
+use crate::core::tasks::store::Subscription;
 use crate::limits::{MAX_WS_CLIENTS, MAX_WS_INCOMING_MESSAGE, WS_PING_INTERVAL};
 
 /// Checks that a request is a WebSocket handshake we can accept (RFC 6455 §4.2.1).
@@ -135,7 +136,7 @@ fn serve_client<S: std::io::Read + std::io::Write>(
     mut socket: WebSocket<S>,
     mut mode: Mode,
     current: Arc<Snapshot>,
-    updates: Receiver<Arc<Snapshot>>,
+    updates: Subscription,
     shutdown: Receiver<()>,
 ) {
     let ticker = crossbeam_channel::tick(WS_PING_INTERVAL);
@@ -149,11 +150,13 @@ fn serve_client<S: std::io::Read + std::io::Write>(
         }
         latest = loop {
             select! {
-                recv(updates) -> update => match update {
-                    // Skip to the newest waiting snapshot; each one is the whole task.
-                    Ok(update) => break updates.try_iter().last().unwrap_or(update),
-                    // Dropped by the store: this client fell behind (its queue filled up).
-                    Err(_) => return close(&mut socket, CloseCode::Again, "client too slow"),
+                recv(updates.woken()) -> woken => match (woken, updates.take()) {
+                    // The newest state: a client that fell behind skips states, and
+                    // each one holds the task's whole kept log, so no line is lost.
+                    (_, Some(newest)) => break newest,
+                    (Ok(()), None) => continue,
+                    // The store let go without a final state for us: nothing more comes.
+                    (Err(_), None) => return close(&mut socket, CloseCode::Normal, "task finished"),
                 },
                 recv(ticker) -> _ => {
                     if socket.send(Message::Ping(Vec::new().into())).is_err() {

@@ -2,10 +2,12 @@
 //! old finished tasks.
 //!
 //! Threading: one `Mutex` guards the map. Under it we only touch memory: a snapshot (a
-//! copy of the task) is taken once per change and handed to subscribers with `try_send`
-//! (never a blocking send), and journal records go to the journal thread's unbounded channel.
-//! Subscribing takes the snapshot and registers the channel under one lock, so a
-//! subscriber sees the current state and then every later change, with no gap.
+//! copy of the task) is taken once per change and put in each subscriber's one-snapshot
+//! slot, replacing one it has not taken yet, with a wake-up by `try_send` (never a
+//! blocking send); journal records go to the journal thread's unbounded channel.
+//! Subscribing takes the snapshot and registers the slot under one lock, so a subscriber
+//! sees the current state and then the newest state after every change, with no gap: a
+//! slow one skips states, never lines (each snapshot holds the task's whole kept log).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -17,7 +19,7 @@ use super::journal::JournalHandle;
 use super::model::{Action, Task, TaskStatus};
 use crate::core::events::EventHub;
 use crate::core::events::hub::TASK_EVENT_LOG_LINES;
-use crate::limits::{JOURNAL_OUTPUT_EVERY, MAX_TASKS_KEPT, WS_SUBSCRIBER_QUEUE};
+use crate::limits::{JOURNAL_OUTPUT_EVERY, MAX_TASKS_KEPT};
 use crate::util::sync::{lock, unix_now};
 
 /// One state of a task, shared by every subscriber. Its JSON forms are made on first use,
@@ -33,6 +35,56 @@ pub struct Snapshot {
     /// snapshots before ask for the same lines, so one of them serializes for all. At
     /// most [`SHARED_FORMS`] first lines; clients elsewhere serialize their own.
     from_line: Mutex<Vec<(u64, SharedForm)>>,
+}
+
+/// The newest snapshot a subscriber has not taken yet: one per subscriber, so a client
+/// that reads slowly costs one shared `Arc`, not a queue of copies.
+type Slot = Arc<Mutex<Option<Arc<Snapshot>>>>;
+
+/// The store's side of a subscription.
+struct Subscriber {
+    slot: Slot,
+    /// At most one wake-up waits: the slot holds what it is about.
+    wake: Sender<()>,
+}
+
+impl Subscriber {
+    fn new() -> (Subscriber, Subscription) {
+        let slot: Slot = Arc::default();
+        let (wake, woken) = crossbeam_channel::bounded(1);
+        let subscription = Subscription {
+            slot: slot.clone(),
+            woken,
+        };
+        (Subscriber { slot, wake }, subscription)
+    }
+
+    /// Puts `snapshot` in the slot (replacing one not taken yet) and wakes the client;
+    /// false when the client has gone.
+    fn offer(&self, snapshot: &Arc<Snapshot>) -> bool {
+        *lock(&self.slot) = Some(snapshot.clone());
+        !matches!(self.wake.try_send(()), Err(TrySendError::Disconnected(_)))
+    }
+}
+
+/// A client's side of a subscription: wait on [`Subscription::woken`], then
+/// [`Subscription::take`] the newest state. When the task ended (or the store forgot
+/// the client), `woken` disconnects; the final state is still in the slot.
+pub struct Subscription {
+    slot: Slot,
+    woken: Receiver<()>,
+}
+
+impl Subscription {
+    /// Ready when a newer state may be waiting; disconnected when no more will come.
+    pub fn woken(&self) -> &Receiver<()> {
+        &self.woken
+    }
+
+    /// The newest state not taken yet.
+    pub fn take(&self) -> Option<Arc<Snapshot>> {
+        lock(&self.slot).take()
+    }
 }
 
 /// One JSON form of a snapshot, made once by whichever client asks first.
@@ -113,7 +165,7 @@ impl TaskQuery {
 
 struct Entry {
     task: Task,
-    subscribers: Vec<Sender<Arc<Snapshot>>>,
+    subscribers: Vec<Subscriber>,
     /// Whether the task's job was accepted and so the task is journaled. A task whose job
     /// the queue refused (429) is never written: it would come back after a restart as
     /// an "interrupted" ghost that no client ever saw, pushing real tasks out.
@@ -324,13 +376,9 @@ impl TaskStore {
         if !entry.subscribers.is_empty() {
             let snapshot = Snapshot::new(&entry.task);
             let terminal = snapshot.terminal;
-            // A full queue means a client that does not keep up: drop it, never wait.
-            entry
-                .subscribers
-                .retain(|s| match s.try_send(snapshot.clone()) {
-                    Ok(()) => true,
-                    Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
-                });
+            // A client that has not taken the last state gets this one instead: it skips
+            // states, never waits, and is forgotten only when it has gone.
+            entry.subscribers.retain(|s| s.offer(&snapshot));
             if terminal {
                 entry.subscribers.clear();
             }
@@ -338,17 +386,18 @@ impl TaskStore {
         true
     }
 
-    /// The current state of a task and a channel with every later change. `None` if
-    /// there is no such task. After a terminal state the channel is closed.
-    pub fn subscribe(&self, id: &str) -> Option<(Arc<Snapshot>, Receiver<Arc<Snapshot>>)> {
+    /// The current state of a task and a subscription to its newest state after every
+    /// later change. `None` if there is no such task. After a terminal state the
+    /// subscription ends.
+    pub fn subscribe(&self, id: &str) -> Option<(Arc<Snapshot>, Subscription)> {
         let mut inner = lock(&self.inner);
         let entry = inner.tasks.get_mut(id)?;
-        let (tx, rx) = crossbeam_channel::bounded(WS_SUBSCRIBER_QUEUE);
+        let (subscriber, subscription) = Subscriber::new();
         let current = Snapshot::new(&entry.task);
         if !current.terminal {
-            entry.subscribers.push(tx);
+            entry.subscribers.push(subscriber);
         }
-        Some((current, rx))
+        Some((current, subscription))
     }
 
     /// Debug builds only: panics with the map's lock held, poisoning it (see
@@ -443,7 +492,7 @@ mod tests {
             t.push_log("a".into());
             t.push_log("b".into());
         });
-        let snapshot = updates.try_recv().unwrap();
+        let snapshot = updates.take().unwrap();
         let first = snapshot.json_from(0);
         let again = snapshot.json_from(0);
         assert_eq!(first[..].as_ptr(), again[..].as_ptr(), "shared bytes");
@@ -464,5 +513,33 @@ mod tests {
         let full = snapshot.json();
         assert_eq!(full[..].as_ptr(), snapshot.json()[..].as_ptr());
         assert_eq!(full[..], serde_json::to_string(&*snapshot.task).unwrap());
+    }
+
+    /// A subscriber that does not read while a task prints a thousand lines is neither
+    /// dropped nor buffering a thousand copies: it finds the newest state, with every
+    /// line, and after the task ended, the end.
+    #[test]
+    fn a_slow_subscriber_skips_states_and_keeps_every_line() {
+        let store = TaskStore::new(Vec::new(), None, Arc::new(EventHub::starting_after(0)));
+        let task = store.create(Action::PullVm, None);
+        let (first, updates) = store.subscribe(&task.id).unwrap();
+        assert_eq!(first.task.logs.len(), 0);
+        for i in 0..1000 {
+            store.update(&task.id, |t| t.push_log(format!("line {i}")));
+        }
+        assert_eq!(updates.woken().try_recv(), Ok(()), "one wake-up is waiting");
+        assert!(updates.woken().try_recv().is_err(), "and only one");
+        let newest = updates.take().unwrap();
+        assert_eq!(newest.task.logs.len(), 1000);
+        assert_eq!(
+            newest.task.logs.back().map(String::as_str),
+            Some("line 999")
+        );
+        assert!(updates.take().is_none(), "taken");
+        store.update(&task.id, |t| t.fail("done"));
+        // The task ended: the store let go, and the final state waits in the slot.
+        assert_eq!(updates.woken().try_recv(), Ok(()));
+        assert!(updates.woken().recv().is_err(), "no more states will come");
+        assert!(updates.take().unwrap().terminal);
     }
 }
