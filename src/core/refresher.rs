@@ -103,10 +103,11 @@ impl Refresher {
             progress.started += 1;
             progress.started
         };
-        let result = core.refresh_reporting();
-        // The host's version too, so `GET /api/tart/version` never asks it on an HTTP
-        // worker: a stat of the binary when it is unchanged.
+        // The host's version first, so `GET /api/tart/version`, which waits for this
+        // refresh when the binary changed, finds it after; a stat of the binary when it
+        // is unchanged, `tart --version` when it is new.
         let _ = core.backend.version();
+        let result = core.refresh_reporting();
         let mut progress = lock(&self.progress);
         progress.finished = number;
         progress.last = Some(result);
