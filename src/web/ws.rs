@@ -21,7 +21,7 @@ use super::reply::Reply;
 use super::request::Head;
 use super::state::Web;
 use crate::core::tasks::Snapshot;
-use crate::core::tasks::store::Subscription;
+use crate::core::tasks::snapshot::Subscription;
 use crate::limits::{MAX_WS_CLIENTS, MAX_WS_INCOMING_MESSAGE, WS_PING_INTERVAL};
 
 /// Checks that a request is a WebSocket handshake we can accept (RFC 6455 §4.2.1).

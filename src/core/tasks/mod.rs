@@ -12,7 +12,9 @@ pub mod model;
 pub mod queue;
 pub mod scheduler;
 pub mod sink;
+pub mod snapshot;
 pub mod store;
 
 pub use model::{Action, Task};
-pub use store::{Snapshot, TaskStore};
+pub use snapshot::Snapshot;
+pub use store::TaskStore;
