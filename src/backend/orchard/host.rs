@@ -229,16 +229,7 @@ impl Backend for OrchardHost {
     fn details(&self, name: &str) -> Result<VmDetails, HostError> {
         let vm = self.fetch(name)?;
         let row = vm.row();
-        let cpu = if vm.assigned_cpu > 0 {
-            vm.assigned_cpu
-        } else {
-            vm.cpu
-        };
-        let memory = if vm.assigned_memory > 0 {
-            vm.assigned_memory
-        } else {
-            vm.memory
-        };
+        let (cpu, memory) = (vm.effective_cpu(), vm.effective_memory());
         Ok(VmDetails {
             os: (!vm.os.is_empty()).then(|| vm.os.clone()),
             cpu: (cpu > 0).then_some(cpu),

@@ -99,18 +99,27 @@ impl OrchardVm {
         a
     }
 
-    /// The row `GET /api/vms` shows.
-    pub fn row(&self) -> Value {
-        let cpu = if self.assigned_cpu > 0 {
+    /// The CPUs it has: what its worker assigned once scheduled, else what it asked for.
+    pub fn effective_cpu(&self) -> u64 {
+        if self.assigned_cpu > 0 {
             self.assigned_cpu
         } else {
             self.cpu
-        };
-        let memory = if self.assigned_memory > 0 {
+        }
+    }
+
+    /// Its memory in MiB, the same way as [`OrchardVm::effective_cpu`].
+    pub fn effective_memory(&self) -> u64 {
+        if self.assigned_memory > 0 {
             self.assigned_memory
         } else {
             self.memory
-        };
+        }
+    }
+
+    /// The row `GET /api/vms` shows.
+    pub fn row(&self) -> Value {
+        let (cpu, memory) = (self.effective_cpu(), self.effective_memory());
         json!({
             "name": self.name,
             "backend": "orchard",
