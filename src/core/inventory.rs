@@ -330,36 +330,35 @@ impl Inventory {
         Ok(())
     }
 
-    /// The configuration of a local VM, from the cache unless `force` or outdated.
-    pub fn config(
-        &self,
-        host: &dyn Backend,
-        name: &str,
-        force: bool,
-    ) -> Result<VmConfig, HostError> {
-        let cached = {
-            let state = lock(&self.state);
-            (!force && !state.stale.contains(name))
-                .then(|| state.details.get(name).cloned())
-                .flatten()
-        };
-        let details = match cached {
-            Some(d) => d,
-            None => {
-                let d = host.details(name)?;
-                let mut state = lock(&self.state);
-                state.details.insert(name.to_string(), d.clone());
-                state.stale.remove(name);
-                d
-            }
-        };
-        Ok(VmConfig {
-            name: name.to_string(),
-            cpu: details.cpu,
-            memory: details.memory_mib.map(memory_label),
-            disk_size: details.disk_gb.map(disk_label),
-            raw: details.raw,
-        })
+    /// The configuration of a local VM from the cache, unless `force` or outdated:
+    /// `None` means ask the host ([`Inventory::config`]). Cheap.
+    pub fn cached_config(&self, name: &str, force: bool) -> Option<VmConfig> {
+        let state = lock(&self.state);
+        if force || state.stale.contains(name) {
+            return None;
+        }
+        state.details.get(name).map(|d| config_of(name, d.clone()))
+    }
+
+    /// The configuration of a local VM asked of the host (`tart get`), kept for
+    /// [`Inventory::cached_config`].
+    pub fn config(&self, host: &dyn Backend, name: &str) -> Result<VmConfig, HostError> {
+        let details = host.details(name)?;
+        let mut state = lock(&self.state);
+        state.details.insert(name.to_string(), details.clone());
+        state.stale.remove(name);
+        Ok(config_of(name, details))
+    }
+}
+
+/// The API's view of a VM's settings.
+fn config_of(name: &str, details: VmDetails) -> VmConfig {
+    VmConfig {
+        name: name.to_string(),
+        cpu: details.cpu,
+        memory: details.memory_mib.map(memory_label),
+        disk_size: details.disk_gb.map(disk_label),
+        raw: details.raw,
     }
 }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::error::{Error, FieldError};
+use super::handlers::accepted;
 use super::reply::Reply;
 use super::state::Web;
 use crate::backend::host::{HostError, Provision as Spec};
@@ -22,7 +23,7 @@ use crate::core::Host;
 use crate::core::ops::delete::Delete;
 use crate::core::ops::provision::Provision;
 use crate::core::ops::stop::Stop;
-use crate::core::{ops, validate};
+use crate::core::validate;
 use crate::util::target::Target;
 
 /// Longest Orchard VM name accepted: Orchard's planned rule (`internal/simplename`) is 63.
@@ -49,11 +50,6 @@ fn cluster_error(e: HostError) -> Error {
         HostError::NotFound(m) => Error::NotFound(m),
         other => Error::Cluster(other.to_string()),
     }
-}
-
-/// Queues a cluster operation: 202 with its task.
-fn accepted(web: &Arc<Web>, op: impl ops::Operation) -> Result<Reply, Error> {
-    Ok(Reply::task_accepted(&ops::submit(&web.core, op)?))
 }
 
 /// `GET /api/health`: the local side's answer plus `backends`.

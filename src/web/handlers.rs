@@ -133,10 +133,14 @@ pub fn vm_config(app: &Web, name: &str, target: &Target) -> Result<Reply, Error>
         )));
     }
     path_name(name)?;
+    if let Some(config) = app.core.inventory.cached_config(name, force) {
+        return Ok(Reply::json(200, &config));
+    }
+    // A miss asks `tart get`, beside this worker and for a bounded time.
     let core = app.core.clone();
     let owned = name.to_string();
     let answer = crate::util::bounded::run(REFRESH_ROUTE_WAIT, move || {
-        core.inventory.config(core.backend.as_ref(), &owned, force)
+        core.inventory.config(core.backend.as_ref(), &owned)
     });
     match answer {
         Some(Ok(config)) => Ok(Reply::json(200, &config)),

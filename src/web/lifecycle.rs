@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::body::{Fields, not_one_of};
+use super::handlers::accepted;
 use super::reply::{Body, Reply};
 use super::state::Web;
 use crate::backend::host::{EmptyOs, Entries, Password, PruneOptions, SetChanges, total_bytes};
@@ -21,7 +22,6 @@ use crate::core::ops::registry::{Login, Logout};
 use crate::core::ops::rename::Rename;
 use crate::core::ops::settings::Settings;
 use crate::core::ops::suspend::Suspend;
-use crate::core::ops::{self, Operation};
 use crate::core::{catalog, validate};
 use crate::limits::{
     DEFAULT_NEW_DISK_GB, MAX_IPSW_BYTES, MAX_REGISTRY_PASSWORD_BYTES, MAX_REGISTRY_USERNAME_BYTES,
@@ -37,11 +37,6 @@ const MAX_SPACE_BUDGET_GB: u64 = 1_000_000;
 
 /// Largest display side accepted in pixels (16,384): beyond any real screen.
 const MAX_DISPLAY_SIDE: u64 = 16_384;
-
-/// Checks and queues `op`: 202 with its task, or the refusal's status.
-fn accepted(web: &Web, op: impl Operation) -> Result<Reply, Error> {
-    Ok(Reply::task_accepted(&ops::submit(&web.core, op)?))
-}
 
 fn not_found(name: &str) -> Error {
     Error::NotFound(format!("VM {name:?} not found"))

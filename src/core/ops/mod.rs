@@ -149,7 +149,8 @@ pub fn submit<O: Operation>(core: &Arc<Core>, op: O) -> Result<Task, Refusal> {
 /// its own lists current (`Backend::execute` ends with a read of them).
 fn run(core: &Arc<Core>, id: &str, op: &impl Operation) {
     let local = op.host() == Host::Local;
-    let names = if local { names_of(op) } else { Vec::new() };
+    let keys = op.keys();
+    let names = if local { keys.names() } else { Vec::new() };
     for name in &names {
         core.inventory.invalidate(name);
     }
@@ -176,15 +177,6 @@ fn run(core: &Arc<Core>, id: &str, op: &impl Operation) {
                 Failure::Failed(why) => t.fail(why),
             });
         }
-    }
-}
-
-/// The VM names an operation holds (none for the whole home).
-fn names_of(op: &impl Operation) -> Vec<String> {
-    match op.keys() {
-        Keys::One(a) => vec![a],
-        Keys::Two(a, b) => vec![a, b],
-        Keys::Home => Vec::new(),
     }
 }
 

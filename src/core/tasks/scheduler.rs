@@ -76,13 +76,14 @@ impl Keys {
         match (self, other) {
             (Keys::Home, _) | (_, Keys::Home) => true,
             _ => self
-                .all()
+                .names()
                 .iter()
-                .any(|a| other.all().iter().any(|b| a == b)),
+                .any(|a| other.names().iter().any(|b| a == b)),
         }
     }
 
-    fn all(&self) -> Vec<&String> {
+    /// The names held (none for the whole home, which holds everything).
+    pub fn names(&self) -> Vec<&String> {
         match self {
             Keys::One(a) => vec![a],
             Keys::Two(a, b) => vec![a, b],
